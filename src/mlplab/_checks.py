@@ -1,0 +1,79 @@
+"""Argument checks shared by the library: each error names the argument, what was expected and what was received."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def invalid(name: str, expected: str, value) -> ValueError:
+    """Build the library's standard ValueError for argument `name`."""
+    return ValueError(
+        f"Invalid value for argument `{name}`: expected {expected}. Received: {name}={_describe(value)}."
+    )
+
+
+def check_number(name: str, value, *, low=None, high=None, low_open=False, high_open=False,
+                 integer=False, allow_none=False):
+    """Return `value` if it is a real number (or int) within the given bounds, else raise."""
+    if value is None and allow_none:
+        return value
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(
+            f"Invalid type for argument `{name}`: expected {'an integer' if integer else 'a number'}. "
+            f"Received: {name}={_describe(value)} of type {type(value).__name__}."
+        )
+    if value != value:  # NaN
+        raise invalid(name, "a finite number", value)
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise invalid(name, f"a value in {interval}", value)
+    return value
+
+
+def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bool = False) -> np.ndarray:
+    """Convert `value` to a finite numeric array, rejecting strings, objects, NaN/inf and empty input."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array. Received: a string.")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array. Received: {err}.") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Invalid type for argument `{name}`: expected a numeric array (bool, int or float). "
+            f"Received: an array of dtype {arr.dtype}. Convert strings or objects to numbers first."
+        )
+    if arr.ndim < min_ndim:
+        raise invalid(name, f"an array with at least {min_ndim} dimension(s)", arr)
+    if arr.size == 0 and not allow_empty:
+        raise invalid(name, "a non-empty array", arr)
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})", arr)
+    return arr
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """The model dtype: float32 (default) or float64."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise invalid("dtype", "'float32' or 'float64'", dtype) from None
+    if resolved not in (np.float32, np.float64):
+        raise invalid("dtype", "'float32' or 'float64'", dtype)
+    return resolved

@@ -1,0 +1,192 @@
+"""Activation functions as layers: each forward keeps what its backward needs, right beside it.
+
+Every class here is a parameter-free `Layer`; `Dense(units, activation="relu")` holds one of them,
+and `Activation("relu")` puts one in a model on its own. Names resolve through `ACTIVATIONS`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer
+from .registry import Registry
+
+ACTIVATIONS = Registry("activation")
+
+
+class ActivationFunction(Layer):
+    """Base for element-wise activations: no parameters, output shape = input shape."""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+@ACTIVATIONS.register("linear", "identity", "none")
+class Linear(ActivationFunction):
+    """a = z. The identity: what a Dense layer is without a non-linearity."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class NoGradientError(RuntimeError):
+    """Raised by backward passes through functions whose derivative is zero almost everywhere."""
+
+
+@ACTIVATIONS.register("step", "heaviside")
+class Step(ActivationFunction):
+    """a = 1 if z > 0 else 0 (Heaviside): the classic perceptron's threshold."""
+
+    def forward(self, x, training=False):
+        return (x > 0).astype(x.dtype)
+
+    def backward(self, grad_output):
+        # d(step)/dz is 0 everywhere except at 0, where it does not exist: nothing to learn from.
+        raise NoGradientError(
+            "The step activation has no useful gradient (0 everywhere, undefined at 0), so backpropagation "
+            "cannot train through it. Use ml.Perceptron's learning rule, or a 'sigmoid'/'relu' activation."
+        )
+
+
+@ACTIVATIONS.register("sigmoid", "logistic")
+class Sigmoid(ActivationFunction):
+    """a = 1 / (1 + e^(−z)); da/dz = a(1 − a), computed from the output it kept."""
+
+    def forward(self, x, training=False):
+        with np.errstate(over="ignore"):  # e^(−z) = inf for very negative z gives exactly 0: correct
+            out = np.exp(-x)
+        out += 1.0
+        np.reciprocal(out, out=out)
+        self.output = out
+        return out
+
+    def backward(self, grad_output):
+        a = self.output
+        return grad_output * a * (1.0 - a)
+
+
+@ACTIVATIONS.register("tanh")
+class Tanh(ActivationFunction):
+    """a = tanh(z); da/dz = 1 − a²."""
+
+    def forward(self, x, training=False):
+        self.output = np.tanh(x)
+        return self.output
+
+    def backward(self, grad_output):
+        a = self.output
+        return grad_output * (1.0 - a * a)
+
+
+@ACTIVATIONS.register("relu")
+class ReLU(ActivationFunction):
+    """a = max(0, z); da/dz = 1 where z > 0, else 0 (the kink at 0 takes 0, like PyTorch)."""
+
+    def forward(self, x, training=False):
+        self.output = np.maximum(x, 0)
+        return self.output
+
+    def backward(self, grad_output):
+        return grad_output * (self.output > 0)
+
+
+@ACTIVATIONS.register("leaky_relu")
+class LeakyReLU(ActivationFunction):
+    """a = z if z > 0 else alpha·z (alpha = 0.01 as in PyTorch); keeps a gradient for negative z."""
+
+    def __init__(self, alpha: float = 0.01, name=None):
+        super().__init__(name=name)
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self.input = x
+        return np.where(x > 0, x, self.alpha * x)
+
+    def backward(self, grad_output):
+        return grad_output * np.where(self.input > 0, 1.0, self.alpha).astype(grad_output.dtype)
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+
+@ACTIVATIONS.register("elu")
+class ELU(ActivationFunction):
+    """a = z if z > 0 else alpha·(e^z − 1); da/dz = 1 or a + alpha."""
+
+    def __init__(self, alpha: float = 1.0, name=None):
+        super().__init__(name=name)
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self.input = x
+        self.output = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+        return self.output
+
+    def backward(self, grad_output):
+        return grad_output * np.where(self.input > 0, 1.0, self.output + self.alpha)
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+
+@ACTIVATIONS.register("softplus")
+class Softplus(ActivationFunction):
+    """a = log(1 + e^z), written as max(z, 0) + log1p(e^(−|z|)) so it never overflows; da/dz = sigmoid(z)."""
+
+    def forward(self, x, training=False):
+        self.input = x
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, grad_output):
+        x = self.input
+        e = np.exp(-np.abs(x))  # sigmoid(x) without overflow, for either sign of x
+        sig = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return grad_output * sig
+
+
+@ACTIVATIONS.register("softmax")
+class Softmax(ActivationFunction):
+    """a_i = e^(z_i) / Σ_j e^(z_j) over the last axis (shifted by max z, so no overflow).
+
+    Backward: dz = a ⊙ (g − Σ_j g_j a_j). With a cross-entropy loss the model fuses both into p − y.
+    """
+
+    def forward(self, x, training=False):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        e /= e.sum(axis=-1, keepdims=True)
+        self.output = e
+        return e
+
+    def backward(self, grad_output):
+        a = self.output
+        return a * (grad_output - (grad_output * a).sum(axis=-1, keepdims=True))
+
+
+def get_activation(activation) -> ActivationFunction:
+    """Resolve None, a name or an instance to a fresh activation layer."""
+    if activation is None:
+        return Linear()
+    if isinstance(activation, ActivationFunction):
+        return activation
+    if isinstance(activation, str):
+        return ACTIVATIONS.create(activation)
+    raise TypeError(
+        f"Invalid type for argument `activation`: expected a name ({', '.join(ACTIVATIONS.names())}) "
+        f"or an activation layer. Received: {activation!r}."
+    )
+
+
+def activation_name(activation: ActivationFunction) -> str:
+    """The registry name of an activation instance (e.g. 'relu')."""
+    for name, cls in ACTIVATIONS._entries.items():
+        if type(activation) is cls:
+            return name
+    return type(activation).__name__.lower()

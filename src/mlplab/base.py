@@ -1,0 +1,86 @@
+"""The `Layer` contract every building block follows."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import invalid
+
+
+class Layer:
+    """A differentiable block: `forward(x, training)` keeps what `backward(grad_output)` needs.
+
+    `params` and `grads` are dicts of matching arrays (e.g. "weight", "bias"); `backward` fills
+    `grads` (overwriting them: no accumulation) and returns the gradient w.r.t. the input.
+    `state` holds non-trainable arrays such as BatchNormalization's moving averages.
+    """
+
+    def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Invalid type for argument `name`: expected a string. Received: {name!r}.")
+        self.name = name
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}
+        self.built = False
+        self.input_shape: tuple | None = None
+        self.rng: np.random.Generator | None = None
+        self.dtype = np.dtype(np.float32)
+
+    # -- building -------------------------------------------------------------------------------
+    def build(self, input_shape: tuple, rng: np.random.Generator | None = None, dtype=np.float32):
+        """Create parameters for inputs of shape (n_samples, *input_shape); return the output shape."""
+        self.input_shape = tuple(input_shape)
+        self.rng = rng if rng is not None else np.random.default_rng()
+        self.dtype = np.dtype(dtype)
+        self._create_params(self.input_shape)
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+        self.built = True
+        return self.compute_output_shape(self.input_shape)
+
+    def _create_params(self, input_shape: tuple) -> None:
+        """Subclasses with parameters fill `self.params` (and `self.state`) here."""
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        raise NotImplementedError
+
+    # -- the two passes -------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def regularization_loss(self) -> float:
+        return 0.0
+
+    # -- weights ----------------------------------------------------------------------------------
+    def weight_arrays(self) -> list[np.ndarray]:
+        """Parameters then state, in Keras order (e.g. [W, b] or [gamma, beta, mean, variance])."""
+        return list(self.params.values()) + list(self.state.values())
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [array.copy() for array in self.weight_arrays()]
+
+    def set_weights(self, weights) -> None:
+        """Copy `weights` into the layer in place (shapes checked first; nothing changes on error)."""
+        targets = self.weight_arrays()
+        weights = list(weights)
+        if len(weights) != len(targets):
+            raise invalid("weights", f"a list of {len(targets)} arrays for layer {self.name!r}", weights)
+        arrays = [np.asarray(w) for w in weights]
+        for index, (target, array) in enumerate(zip(targets, arrays)):
+            if array.shape != target.shape:
+                raise invalid(f"weights[{index}]", f"an array of shape {target.shape} for layer {self.name!r}", array)
+            if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+                raise invalid(f"weights[{index}]", "finite numbers", array)
+        for target, array in zip(targets, arrays):
+            target[...] = array
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"

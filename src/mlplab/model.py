@@ -1,0 +1,268 @@
+"""`Sequential`: a stack of layers that owns the chain rule, plus the Keras-style compile/fit/evaluate/predict."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import training
+from ._checks import as_array, invalid, resolve_dtype
+from .activations import Sigmoid, Softmax, Tanh, ReLU
+from .base import Layer
+from .layers import Activation, Dense, declared_input_shape, layer_from_config
+from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy, get_loss
+from .metrics import Accuracy, get_metric
+from .optimizers import get_optimizer
+
+
+class NotCompiledError(RuntimeError, ValueError):
+    """Raised by fit/evaluate before compile."""
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    >>> model = Sequential([Dense(3, "sigmoid", input_dim=2), Dense(1, "sigmoid")], seed=0)
+    >>> model.compile(optimizer=SGD(0.5), loss="binary_crossentropy", metrics=["accuracy"])
+
+    One `numpy.random.Generator` from `seed` drives initialisation, shuffling and dropout, so the same
+    seed and data give bit-identical weights. `dtype` is "float32" (default) or "float64".
+    """
+
+    def __init__(self, layers=None, *, seed=None, dtype="float32", name: str = "sequential"):
+        self.dtype = resolve_dtype(dtype)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.name = name
+        self.layers: list[Layer] = []
+        self.input_shape: tuple | None = None
+        self.built = False
+        self.compiled = False
+        self.stop_training = False
+        self.fused = False
+        for layer in layers or []:
+            self.add(layer)
+
+    # -- construction ---------------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Invalid type for argument `layer`: expected an ml layer (e.g. ml.Dense). "
+                            f"Received: {layer!r}.")
+        if layer.name is None:
+            kind = type(layer).__name__.lower()
+            count = sum(type(other) is type(layer) for other in self.layers)
+            layer.name = kind if count == 0 else f"{kind}_{count}"
+        if any(other.name == layer.name for other in self.layers):
+            raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
+        if self.built:  # extend a built model: the new layer takes the current output shape
+            self.output_shapes(self.input_shape)
+            layer.build(self.output_shape, self.rng, self.dtype)
+        self.layers.append(layer)
+        if len(self.layers) == 1 and declared_input_shape(layer) is not None:
+            self.build(declared_input_shape(layer))
+
+    def build(self, input_shape) -> None:
+        """Create every layer's parameters for inputs of shape (n_samples, *input_shape)."""
+        if not self.layers:
+            raise ValueError("The model has no layers: pass a list of layers to Sequential([...]).")
+        shape = tuple(int(d) for d in input_shape)
+        self.output_shapes(shape)  # raises before anything is created if a layer cannot take its input
+        self.input_shape = shape
+        for layer in self.layers:
+            shape = layer.build(shape, self.rng, self.dtype)
+        self.built = True
+
+    def output_shapes(self, input_shape) -> list[tuple]:
+        shapes, shape = [], tuple(input_shape)
+        for layer in self.layers:
+            if isinstance(layer, Dense) and len(shape) != 1:
+                raise invalid("x", f"inputs of shape (n_samples, n_features) for layer {layer.name!r}; "
+                                   "add ml.Flatten() before it", (None, *shape))
+            shape = layer.compute_output_shape(shape)
+            shapes.append(shape)
+        return shapes
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return self.output_shapes(self.input_shape)[-1] if self.built else None
+
+    # -- the chain rule -------------------------------------------------------------------------
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        """Run every layer in order; in training mode each keeps what its backward pass needs."""
+        x = np.asarray(x, dtype=self.dtype)
+        if not self.built:
+            self.build(x.shape[1:])
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad_output, from_logits: bool = False) -> np.ndarray:
+        """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads`.
+
+        from_logits=True: `grad_output` is dL/dz of the last layer's pre-activation (the fused
+        softmax/sigmoid cross-entropy gradient p − y), so the last activation is skipped.
+        """
+        layers = self.layers
+        if from_logits:
+            grad_output = layers[-1].backward_from_logits(grad_output)
+            layers = layers[:-1]
+        for layer in reversed(layers):
+            grad_output = layer.backward(grad_output)
+        return grad_output
+
+    def parameters(self):
+        """(parameter, gradient) pairs of every layer, in Keras weight order."""
+        return [(layer.params[key], layer.grads[key]) for layer in self.layers for key in layer.params]
+
+    def zero_grad(self) -> None:
+        for _, grad in self.parameters():
+            grad.fill(0)
+
+    def regularization_loss(self) -> float:
+        return float(sum(layer.regularization_loss() for layer in self.layers))
+
+    # -- weights --------------------------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """All weights in Keras order: [W1 (in, out), b1, W2, b2, ...] (BatchNormalization: γ, β, mean, var)."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights, check_finite: bool = True) -> None:
+        """Copy `weights` (as from get_weights) into the model; all shapes are checked before any copy."""
+        weights = [np.asarray(w) for w in weights]
+        if not self.built:
+            first = self.layers[0] if self.layers else None
+            if not (isinstance(first, Dense) and weights and weights[0].ndim == 2):
+                raise ValueError("The model is not built yet: give the first layer input_dim=... or call "
+                                 "model.build(input_shape) before set_weights.")
+            self.build((weights[0].shape[0],))
+        targets = [t for layer in self.layers for t in layer.weight_arrays()]
+        if len(weights) != len(targets):
+            raise invalid("weights", f"a list of {len(targets)} arrays (Keras order)", f"{len(weights)} arrays")
+        for index, (target, array) in enumerate(zip(targets, weights)):
+            if array.shape != target.shape:
+                raise invalid(f"weights[{index}]", f"shape {target.shape}", array)
+            if array.dtype.kind not in "biuf" or (check_finite and not np.isfinite(array).all()):
+                raise invalid(f"weights[{index}]", "finite numbers", array)
+        for target, array in zip(targets, weights):
+            target[...] = array
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    # -- Keras-style API --------------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss="mean_squared_error", metrics=None) -> None:
+        """Choose the optimizer, the loss and the metrics; fuses a softmax/sigmoid output with its
+        cross-entropy (log-sum-exp form, gradient p − y) when they match."""
+        optimizer = get_optimizer(optimizer)
+        loss = get_loss(loss)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"Invalid type for argument `metrics`: expected a list such as ['accuracy']. "
+                            f"Received: {metrics!r}.")
+        metric_objects = [get_metric(m) for m in metrics or []]
+        for metric in metric_objects:
+            if isinstance(metric, Accuracy) and loss.from_logits:
+                metric.threshold = 0.0  # outputs are logits: p > 0.5 ⇔ z > 0
+        self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
+        self.fused_loss = self._fused_loss(loss)
+        self.fused = self.fused_loss is not None
+        self.compiled = True
+
+    def _fused_loss(self, loss: Loss) -> Loss | None:
+        if not self.layers or loss.from_logits or not isinstance(self.layers[-1], (Dense, Activation)):
+            return None
+        last = self.layers[-1].activation
+        if isinstance(last, Softmax) and isinstance(loss, (CategoricalCrossentropy, SparseCategoricalCrossentropy)):
+            return loss.with_logits()
+        if isinstance(last, Sigmoid) and isinstance(loss, BinaryCrossentropy):
+            return loss.with_logits()
+        return None
+
+    def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, *, validation_split: float = 0.0,
+            validation_data=None, shuffle: bool = True, callbacks=None, verbose: int = 1, nan_guard: bool = True):
+        """Train for `epochs` passes over (x, y); returns a History (`history.history["val_loss"]`, ...).
+
+        batch_size=None trains on the full batch. validation_split holds out a *shuffled* fraction.
+        Everything is validated first: on bad input nothing about the model changes.
+        """
+        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                            validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
+                            verbose=verbose, nan_guard=nan_guard)
+
+    def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0) -> dict[str, float]:
+        """Loss (including regularization) and metrics on (x, y), in inference mode: {"loss": ..., ...}."""
+        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
+
+    def predict(self, x, batch_size: int | None = None) -> np.ndarray:
+        """Outputs in inference mode: probabilities for softmax/sigmoid outputs."""
+        x = self._check_x(x)
+        if batch_size is None:
+            return self.forward(x, training=False)
+        training.check_batch_size(batch_size)
+        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def _check_x(self, x, name: str = "x") -> np.ndarray:
+        x = as_array(name, x, self.dtype, min_ndim=2)
+        expected = self.input_shape or declared_input_shape(self.layers[0]) if self.layers else None
+        if expected is not None and x.shape[1:] != tuple(expected):
+            raise invalid(name, f"an array of shape (n_samples, {', '.join(map(str, expected))}) as the model "
+                                f"was built for", x)
+        if expected is None:
+            self.output_shapes(x.shape[1:])
+        return x
+
+    # -- diagnostics ----------------------------------------------------------------------------
+    def gradient_norms(self) -> dict[str, float]:
+        """‖dL/dW‖₂ of each layer's first parameter (its weight), from the last backward pass."""
+        return {layer.name: float(np.linalg.norm(next(iter(layer.grads.values()))))
+                for layer in self.layers if layer.grads}
+
+    def activation_stats(self) -> dict[str, dict[str, float]]:
+        """From the last forward pass: dead ReLU units (zero for every sample in the batch) and
+        saturated sigmoid (< 0.01 or > 0.99) / tanh (|a| > 0.99) outputs, as fractions."""
+        stats = {}
+        for layer in self.layers:
+            activation = getattr(layer, "activation", None)
+            output = getattr(activation, "output", None)
+            if output is None:
+                continue
+            if isinstance(activation, ReLU):
+                stats[layer.name] = {"dead_relu": float(np.mean(~(output > 0).any(axis=0)))}
+            elif isinstance(activation, Sigmoid):
+                stats[layer.name] = {"saturated": float(np.mean((output < 0.01) | (output > 0.99)))}
+            elif isinstance(activation, Tanh):
+                stats[layer.name] = {"saturated": float(np.mean(np.abs(output) > 0.99))}
+        return stats
+
+    # -- display and config ---------------------------------------------------------------------
+    def summary(self, print_fn=print) -> str:
+        """Print (and return) each layer with its output shape and parameter count."""
+        shapes = self.output_shapes(self.input_shape) if self.built else [None] * len(self.layers)
+        rows = [(f"{layer.name} ({type(layer).__name__})", "(None, " + ", ".join(map(str, s)) + ")" if s else "?",
+                 str(layer.count_params()) if layer.built else "?") for layer, s in zip(self.layers, shapes)]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths))
+        text = [f'Model: "{self.name}"', "=" * len(line), line, "-" * len(line)]
+        text += ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+        text += ["=" * len(line), f"Total params: {self.count_params() if self.built else '? (not built)'}"]
+        if getattr(self, "fused", False):
+            text.append(f"Training fuses the output {type(self.layers[-1].activation).__name__.lower()} with "
+                        f"{type(self.loss).__name__} (log-sum-exp form, gradient p - y).")
+        result = "\n".join(text)
+        if print_fn is not None:
+            print_fn(result)
+        return result
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Sequential":
+        layers = [layer_from_config(item["class_name"], item["config"]) for item in config["layers"]]
+        return cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
+                   name=config.get("name", "sequential"))
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n])"

@@ -1,0 +1,203 @@
+"""Optimizers own their state (per-parameter buffers keyed by the parameter) and update in place.
+
+`optimizer.step(model)` applies one update to every parameter of a model (or of a list of layers)
+from the gradients its last `backward` filled. Each rule is a few lines with the paper's names.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import check_number
+from .registry import Registry
+from .schedules import LearningRateSchedule
+
+OPTIMIZERS = Registry("optimizer")
+
+
+class Optimizer:
+    """Base: learning rate (a float or a schedule), gradient clipping, the step counter."""
+
+    def __init__(self, learning_rate=0.01, *, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
+            self.learning_rate = learning_rate
+        else:
+            self.learning_rate = float(check_number("learning_rate", learning_rate, low=0.0))
+        self.clipnorm = check_number("clipnorm", clipnorm, low=0, low_open=True, allow_none=True)
+        self.clipvalue = check_number("clipvalue", clipvalue, low=0, low_open=True, allow_none=True)
+        self.global_clipnorm = check_number("global_clipnorm", global_clipnorm, low=0, low_open=True,
+                                            allow_none=True)
+        self.iterations = 0
+        self.state: dict[int, dict[str, np.ndarray]] = {}
+
+    @property
+    def current_learning_rate(self) -> float:
+        lr = self.learning_rate
+        return float(lr(self.iterations)) if callable(lr) else lr
+
+    def step(self, model) -> None:
+        """Update every (parameter, gradient) pair of `model` (a Sequential, a Layer or a list of layers)."""
+        pairs = list(_parameter_pairs(model))
+        grads = self._clip([g for _, g in pairs])
+        lr = self.current_learning_rate
+        self.iterations += 1
+        for (param, _), grad in zip(pairs, grads):
+            state = self.state.get(id(param))
+            if state is None:
+                state = self.state[id(param)] = {}
+            self.update(param, grad, state, lr)
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        raise NotImplementedError
+
+    def _clip(self, grads):
+        if self.clipvalue is not None:
+            grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:  # each parameter's gradient on its own (Keras's clipnorm)
+            grads = [_scale_to_norm(g, self.clipnorm, math.sqrt(float(np.vdot(g, g)))) for g in grads]
+        if self.global_clipnorm is not None:  # all gradients together (torch.nn.utils.clip_grad_norm_)
+            total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+            grads = [_scale_to_norm(g, self.global_clipnorm, total) for g in grads]
+        return grads
+
+    def reset(self) -> None:
+        self.iterations = 0
+        self.state.clear()
+
+    def get_config(self) -> dict:
+        skip = {"state", "iterations"}
+        return {k: v for k, v in vars(self).items() if k not in skip and v is not None}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+def _scale_to_norm(grad, max_norm, norm):
+    return grad * (max_norm / norm) if norm > max_norm else grad
+
+
+def _parameter_pairs(model):
+    if hasattr(model, "parameters"):
+        yield from model.parameters()
+        return
+    layers = model if isinstance(model, (list, tuple)) else [model]
+    for layer in layers:
+        for key, param in layer.params.items():
+            yield param, layer.grads[key]
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """w ← w − lr·g, with momentum v ← μ·v + g (PyTorch form), Nesterov g ← g + μ·v, and L2 weight_decay."""
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = float(check_number("momentum", momentum, low=0.0))
+        self.nesterov = bool(nesterov)
+        self.weight_decay = float(check_number("weight_decay", weight_decay, low=0.0))
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("Invalid value for argument `nesterov`: Nesterov momentum needs momentum > 0. "
+                             "Received: nesterov=True with momentum=0.")
+
+    def update(self, param, grad, state, lr):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param
+        if self.momentum:
+            velocity = state.get("velocity")
+            if velocity is None:
+                velocity = state["velocity"] = grad.copy()  # PyTorch starts the buffer at g
+            else:
+                velocity *= self.momentum
+                velocity += grad
+            grad = grad + self.momentum * velocity if self.nesterov else velocity
+        param -= lr * grad
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSprop(Optimizer):
+    """v ← ρ·v + (1 − ρ)·g²;  w ← w − lr·g / (√v + ε)."""
+
+    def __init__(self, learning_rate=0.001, rho: float = 0.9, epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = float(check_number("rho", rho, low=0.0, high=1.0, high_open=True))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+
+    def update(self, param, grad, state, lr):
+        v = state.setdefault("v", np.zeros_like(param))
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        param -= lr * grad / (np.sqrt(v) + self.epsilon)
+
+
+@OPTIMIZERS.register("adagrad")
+class Adagrad(Optimizer):
+    """s ← s + g²;  w ← w − lr·g / (√s + ε): each weight's step shrinks with its gradient history."""
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(check_number("initial_accumulator_value",
+                                                            initial_accumulator_value, low=0.0))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+
+    def update(self, param, grad, state, lr):
+        s = state.get("s")
+        if s is None:
+            s = state["s"] = np.full_like(param, self.initial_accumulator_value)
+        s += grad * grad
+        param -= lr * grad / (np.sqrt(s) + self.epsilon)
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  w ← w − lr·m̂ / (√v̂ + ε),
+    with bias corrections m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ) (Kingma & Ba 2015, PyTorch's form)."""
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = float(check_number("beta_1", beta_1, low=0.0, high=1.0, high_open=True))
+        self.beta_2 = float(check_number("beta_2", beta_2, low=0.0, high=1.0, high_open=True))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+
+    def update(self, param, grad, state, lr):
+        if not state:
+            state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0)
+        m, v = state["m"], state["v"]
+        state["t"] = t = state["t"] + 1
+        m *= self.beta_1
+        m += (1 - self.beta_1) * grad
+        v *= self.beta_2
+        v += (1 - self.beta_2) * (grad * grad)
+        bias_1 = 1 - self.beta_1 ** t
+        bias_2 = 1 - self.beta_2 ** t
+        denominator = np.sqrt(v)
+        denominator *= 1 / math.sqrt(bias_2)
+        denominator += self.epsilon
+        param -= (lr / bias_1) * m / denominator
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019): w ← w − lr·λ·w, then the Adam step."""
+
+    def __init__(self, learning_rate=0.001, weight_decay: float = 0.01, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.weight_decay = float(check_number("weight_decay", weight_decay, low=0.0))
+
+    def update(self, param, grad, state, lr):
+        param *= 1 - lr * self.weight_decay
+        super().update(param, grad, state, lr)
+
+
+def get_optimizer(optimizer) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        return OPTIMIZERS.create(optimizer)
+    raise TypeError(
+        f"Invalid type for argument `optimizer`: expected a name ({', '.join(OPTIMIZERS.names())}) "
+        f"or an ml.Optimizer instance. Received: {optimizer!r}."
+    )

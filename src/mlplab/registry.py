@@ -1,0 +1,33 @@
+"""Name registries: one place that maps strings like "relu" to classes and lists the valid names."""
+from __future__ import annotations
+
+
+class Registry:
+    """Map lower-case names (and aliases) to factories; unknown names raise a ValueError listing the choices."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, type] = {}
+
+    def register(self, *names: str):
+        def decorator(cls):
+            for name in names:
+                self._entries[name.lower()] = cls
+            return cls
+        return decorator
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str):
+        if not isinstance(name, str):
+            raise TypeError(f"Invalid type for {self.kind} name: expected a string. Received: {name!r}.")
+        try:
+            return self._entries[name.lower()]
+        except KeyError:
+            raise ValueError(
+                f"Unknown {self.kind} {name!r}. Valid {self.kind} names: {', '.join(self.names())}."
+            ) from None
+
+    def create(self, name: str, **kwargs):
+        return self.get(name)(**kwargs)
