@@ -23,3 +23,19 @@ from .schedules import CosineDecay, ExponentialDecay, LearningRateSchedule, Step
 from .training import train_step
 
 __version__ = "0.1.0"
+
+# The outer parts load on first use, so `import mlplab` stays small and the core never imports them.
+_LAZY = {"Perceptron": ("perceptron", "Perceptron"), "explain_step": ("explain", "explain_step"),
+         "Trace": ("explain", "Trace")}
+_SUBMODULES = {"datasets", "preprocessing", "plotting", "lessons", "explain", "perceptron", "cli"}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'mlplab' has no attribute {name!r}")

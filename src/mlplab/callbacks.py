@@ -88,9 +88,10 @@ def _monitor_mode(monitor: str, mode: str) -> str:
     return mode
 
 
-def _check_monitor(callback, monitor):
-    available = callback.params.get("log_keys", [])
-    if available and monitor not in available:
+def check_monitor(callback, available):
+    """Raise if the callback watches a value (`monitor`) that is not among the logged ones `available`."""
+    monitor = getattr(callback, "monitor", None)
+    if monitor is not None and available and monitor not in available:
         raise invalid(f"{type(callback).__name__}(monitor)",
                       f"one of the logged values {available}", monitor)
 
@@ -117,7 +118,7 @@ class EarlyStopping(Callback):
         return value > reference + self.min_delta
 
     def on_train_begin(self, logs=None):
-        _check_monitor(self, self.monitor)
+        check_monitor(self, self.params.get("log_keys", []))
         self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
         self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
         self.best_weights = None
@@ -132,7 +133,7 @@ class EarlyStopping(Callback):
                 self.best_weights = self.model.get_weights()
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
@@ -155,7 +156,7 @@ class ReduceLROnPlateau(Callback):
         self.min_lr = check_number("min_lr", min_lr, low=0.0)
 
     def on_train_begin(self, logs=None):
-        _check_monitor(self, self.monitor)
+        check_monitor(self, self.params.get("log_keys", []))
         if callable(self.model.optimizer.learning_rate):
             raise ValueError("ReduceLROnPlateau needs a float learning rate; the optimizer uses a schedule. "
                              "Use one or the other.")
@@ -185,12 +186,20 @@ class ReduceLROnPlateau(Callback):
 class NaNGuard(Callback):
     """Stop with a FloatingPointError as soon as the loss is NaN or inf, naming the epoch and batch.
 
-    On by default in `fit`. The weights are put back as they were at the start of the failing epoch.
+    On by default in `fit`. The weights are put back as they were at the start of the failing epoch
+    (or of the last epoch that started with finite weights).
     """
+
+    def on_train_begin(self, logs=None):
+        self.snapshot, self.snapshot_epoch = self.model.get_weights(), 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.snapshot = self.model.get_weights()
+        weights = self.model.get_weights()
+        # The previous epoch's last step can overflow the weights while its loss was still finite: keep the
+        # last finite snapshot, so that restoring never puts inf/NaN weights back.
+        if all(np.isfinite(w).all() for w in weights):
+            self.snapshot, self.snapshot_epoch = weights, epoch
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -202,7 +211,7 @@ class NaNGuard(Callback):
                 f"diverged. Try a lower learning rate (the optimizer has "
                 f"{self.model.optimizer.current_learning_rate:g}), scale the inputs (e.g. "
                 f"ml.preprocessing.standardize), or clip gradients (clipnorm=1.0). The weights were restored "
-                f"to the start of epoch {self.epoch + 1}."
+                f"to the start of epoch {self.snapshot_epoch + 1}."
             )
 
 

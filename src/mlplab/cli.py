@@ -52,6 +52,24 @@ def _ascii_map(model, x, y, width=60, height=20) -> str:
     return "Decision regions (lower case) and training points (capitals):\n" + "\n".join("".join(r) for r in grid)
 
 
+def _lessons(args) -> int:
+    from mlplab.lessons import LESSONS, lesson_names, run_lessons
+
+    if args.action == "list":
+        for name in lesson_names():
+            item = LESSONS[name]
+            print(f"{name:28s} {item.title}  [seed {item.seed}]")
+        return 0
+    if not args.names:
+        raise ValueError("Invalid value for `lessons run`: expected a lesson name or 'all' "
+                         f"(see `mlplab lessons list`). Received: nothing.")
+    names = "all" if args.names == ["all"] else args.names
+    results = run_lessons(names, out_dir=args.out, quick=args.quick)
+    total = sum(r.seconds for r in results)
+    print(f"\n{len(results)} lesson(s) in {total:.1f} s; report: {args.out}/report.html")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlplab", description="Build, train and understand multilayer perceptrons.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
     train.set_defaults(run=_train)
+    lessons = sub.add_parser("lessons", help="reproduce the lecture notes' programs: list, or run NAME|all")
+    lessons.add_argument("action", choices=["list", "run"])
+    lessons.add_argument("names", nargs="*", help="lesson names, or 'all'")
+    lessons.add_argument("--out", default="lessons_out", help="folder for figures and report.html")
+    lessons.add_argument("--quick", action="store_true", help="scaled-down runs (what the tests use)")
+    lessons.set_defaults(run=_lessons)
+    from mlplab.explain import add_parser as add_explain_parser
+
+    add_explain_parser(sub)
     return parser
 
 

@@ -182,6 +182,7 @@ class BatchNormalization(Layer):
             self.state["moving_variance"] += (1 - m) * var
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
+        self.training = training
         self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
         self.x_hat = (x - mean) * self.inv_std
         return self.params["gamma"] * self.x_hat + self.params["beta"]
@@ -193,6 +194,8 @@ class BatchNormalization(Layer):
         self.grads["gamma"][...] = (grad_output * x_hat).sum(axis=axes)
         self.grads["beta"][...] = grad_output.sum(axis=axes)
         g = grad_output * self.params["gamma"]  # dL/dx̂
+        if not self.training:  # the moving μ and σ² are constants: x̂ is an affine map of x
+            return g * self.inv_std
         # μ and σ² depend on every x in the batch; the two sums carry those paths back.
         return (self.inv_std / n) * (n * g - g.sum(axis=axes) - x_hat * (g * x_hat).sum(axis=axes))
 

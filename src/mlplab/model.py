@@ -1,6 +1,8 @@
 """`Sequential`: a stack of layers that owns the chain rule, plus the Keras-style compile/fit/evaluate/predict."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import training
@@ -134,6 +136,9 @@ class Sequential:
             if not (isinstance(first, Dense) and weights and weights[0].ndim == 2):
                 raise ValueError("The model is not built yet: give the first layer input_dim=... or call "
                                  "model.build(input_shape) before set_weights.")
+            trial = copy.deepcopy(self)  # check on a built copy first: on error this model stays unbuilt
+            trial.build((weights[0].shape[0],))
+            trial.set_weights(weights, check_finite)
             self.build((weights[0].shape[0],))
         targets = [t for layer in self.layers for t in layer.weight_arrays()]
         if len(weights) != len(targets):

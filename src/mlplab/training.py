@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_array, check_number, invalid
-from .callbacks import CallbackList, History, NaNGuard, ProgressBar, Callback
+from .callbacks import CallbackList, History, NaNGuard, ProgressBar, Callback, check_monitor
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 
 
@@ -82,6 +82,10 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     x = model._check_x(x)
     y = check_targets(model, x, y)
     x, y, x_val, y_val, n_val = _split_validation(model, x, y, validation_split, validation_data)
+    metric_keys = ["loss"] + [m.name for m in model.metrics]
+    log_keys = metric_keys + ([f"val_{k}" for k in metric_keys] if x_val is not None or n_val else [])
+    for callback in callbacks:  # a misspelt `monitor` fails here, before the model changes
+        check_monitor(callback, log_keys)
 
     # Everything is valid: from here on the model changes.
     if not model.built:
@@ -93,8 +97,6 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     history = History()
     extra = [NaNGuard()] if nan_guard and not any(isinstance(c, NaNGuard) for c in callbacks) else []
     bar = [ProgressBar(verbose)] if verbose else []
-    metric_keys = ["loss"] + [m.name for m in model.metrics]
-    log_keys = metric_keys + ([f"val_{k}" for k in metric_keys] if x_val is not None else [])
     n = len(x)
     batch = n if batch_size is None else min(batch_size, n)
     steps = -(-n // batch)
