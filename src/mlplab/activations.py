@@ -178,10 +178,20 @@ def get_activation(activation) -> ActivationFunction:
         return activation
     if isinstance(activation, str):
         return ACTIVATIONS.create(activation)
+    if isinstance(activation, dict):
+        return ACTIVATIONS.deserialize(activation)
     raise TypeError(
         f"Invalid type for argument `activation`: expected a name ({', '.join(ACTIVATIONS.names())}) "
         f"or an activation layer. Received: {activation!r}."
     )
+
+
+def serialize_activation(activation: ActivationFunction):
+    """A name for plain activations, a {"class_name", "config"} dict for ones with settings (LeakyReLU alpha)."""
+    config = {k: v for k, v in activation.get_config().items() if k != "name"}
+    if not config:
+        return activation_name(activation)
+    return {"class_name": type(activation).__name__, "config": config}
 
 
 def activation_name(activation: ActivationFunction) -> str:

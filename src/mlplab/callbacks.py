@@ -1,6 +1,7 @@
 """Callbacks hook into `fit`: History, ProgressBar, EarlyStopping, ReduceLROnPlateau, NaNGuard, LambdaCallback."""
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
@@ -186,33 +187,43 @@ class ReduceLROnPlateau(Callback):
 class NaNGuard(Callback):
     """Stop with a FloatingPointError as soon as the loss is NaN or inf, naming the epoch and batch.
 
-    On by default in `fit`. The weights are put back as they were at the start of the failing epoch
-    (or of the last epoch that started with finite weights).
+    On by default in `fit`. Like any failed call, a diverged fit leaves the model as it was: the
+    weights and the optimizer's state are put back as they were when `fit` began.
     """
 
     def on_train_begin(self, logs=None):
-        self.snapshot, self.snapshot_epoch = self.model.get_weights(), 0
+        optimizer = self.model.optimizer
+        self.snapshot = (self.model.get_weights(), copy.deepcopy(optimizer.state), optimizer.iterations)
+
+    def _restore(self):
+        weights, state, iterations = self.snapshot
+        self.model.set_weights(weights, check_finite=False)
+        self.model.optimizer.state, self.model.optimizer.iterations = state, iterations
+        self.model.stop_training = True
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        weights = self.model.get_weights()
-        # The previous epoch's last step can overflow the weights while its loss was still finite: keep the
-        # last finite snapshot, so that restoring never puts inf/NaN weights back.
-        if all(np.isfinite(w).all() for w in weights):
-            self.snapshot, self.snapshot_epoch = weights, epoch
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            self.model.set_weights(self.snapshot, check_finite=False)
-            self.model.stop_training = True
+            self._restore()
             raise FloatingPointError(
                 f"The training loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: training "
-                f"diverged. Try a lower learning rate (the optimizer has "
-                f"{self.model.optimizer.current_learning_rate:g}), scale the inputs (e.g. "
-                f"ml.preprocessing.standardize), or clip gradients (clipnorm=1.0). The weights were restored "
-                f"to the start of epoch {self.snapshot_epoch + 1}."
+                f"diverged. {self._advice()}"
             )
+
+    def on_train_end(self, logs=None):
+        # The very last update can overflow the weights while every loss so far was finite.
+        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+            self._restore()
+            raise FloatingPointError(f"The weights became NaN or inf in the last update of training. "
+                                     f"{self._advice()}")
+
+    def _advice(self):
+        return (f"Try a lower learning rate (the optimizer has {self.model.optimizer.current_learning_rate:g}), "
+                f"scale the inputs (e.g. ml.preprocessing.standardize), or clip gradients (clipnorm=1.0). "
+                f"The model was restored to its state before fit.")
 
 
 class LambdaCallback(Callback):

@@ -140,6 +140,8 @@ def get_initializer(initializer, argument: str = "kernel_initializer") -> Initia
             return INITIALIZERS.create(initializer)
         except ValueError as err:
             raise ValueError(f"Invalid value for argument `{argument}`: {err}") from None
+    if isinstance(initializer, dict):
+        return INITIALIZERS.deserialize(initializer)
     if callable(initializer):
         return initializer
     raise TypeError(

@@ -6,11 +6,11 @@ import math
 import numpy as np
 
 from ._checks import check_number, invalid
-from .activations import ActivationFunction, activation_name, get_activation
+from .activations import ActivationFunction, activation_name, get_activation, serialize_activation
 from .base import Layer
-from .initializers import get_initializer
+from .initializers import INITIALIZERS, get_initializer
 from .registry import Registry
-from .regularizers import get_regularizer
+from .regularizers import REGULARIZERS, get_regularizer
 
 LAYERS = Registry("layer")
 
@@ -82,7 +82,11 @@ class Dense(Layer):
         return self.kernel_regularizer.penalty(self.params["weight"])
 
     def get_config(self):
-        return {"units": self.units, "activation": activation_name(self.activation), "use_bias": self.use_bias,
+        regularizer = self.kernel_regularizer
+        return {"units": self.units, "activation": serialize_activation(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": INITIALIZERS.serialize(self.kernel_initializer),
+                "bias_initializer": INITIALIZERS.serialize(self.bias_initializer),
+                "kernel_regularizer": None if regularizer is None else REGULARIZERS.serialize(regularizer),
                 "input_dim": self.input_dim, "name": self.name}
 
     def __repr__(self):
@@ -112,7 +116,7 @@ class Activation(Layer):
         return grad_z
 
     def get_config(self):
-        return {"activation": activation_name(self.activation), "name": self.name}
+        return {"activation": serialize_activation(self.activation), "name": self.name}
 
     def __repr__(self):
         return f"Activation({activation_name(self.activation)!r})"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -218,8 +219,12 @@ class Sequential:
     # -- diagnostics ----------------------------------------------------------------------------
     def gradient_norms(self) -> dict[str, float]:
         """‖dL/dW‖₂ of each layer's first parameter (its weight), from the last backward pass."""
-        return {layer.name: float(np.linalg.norm(next(iter(layer.grads.values()))))
-                for layer in self.layers if layer.grads}
+        norms = {}
+        for layer in self.layers:
+            if layer.grads:
+                grad = next(iter(layer.grads.values())).reshape(-1)
+                norms[layer.name] = math.sqrt(float(np.dot(grad, grad)))
+        return norms
 
     def activation_stats(self) -> dict[str, dict[str, float]]:
         """From the last forward pass: dead ReLU units (zero for every sample in the batch) and
@@ -231,11 +236,13 @@ class Sequential:
             if output is None:
                 continue
             if isinstance(activation, ReLU):
-                stats[layer.name] = {"dead_relu": float(np.mean(~(output > 0).any(axis=0)))}
+                alive = np.count_nonzero(output.reshape(-1, output.shape[-1]).any(axis=0))
+                stats[layer.name] = {"dead_relu": 1.0 - alive / output.shape[-1]}
             elif isinstance(activation, Sigmoid):
-                stats[layer.name] = {"saturated": float(np.mean((output < 0.01) | (output > 0.99)))}
+                saturated = np.count_nonzero(np.abs(output - 0.5) > 0.49)
+                stats[layer.name] = {"saturated": saturated / output.size}
             elif isinstance(activation, Tanh):
-                stats[layer.name] = {"saturated": float(np.mean(np.abs(output) > 0.99))}
+                stats[layer.name] = {"saturated": np.count_nonzero(np.abs(output) > 0.99) / output.size}
         return stats
 
     # -- display and config ---------------------------------------------------------------------

@@ -31,3 +31,17 @@ class Registry:
 
     def create(self, name: str, **kwargs):
         return self.get(name)(**kwargs)
+
+    def serialize(self, obj) -> dict:
+        """{"class_name": ..., "config": ...}: what `deserialize` turns back into an equal object."""
+        if type(obj) not in self._entries.values():
+            raise ValueError(f"Cannot put {obj!r} in a config: only registered {self.kind}s "
+                             f"({', '.join(self.names())}) can be saved.")
+        return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+    def deserialize(self, item: dict):
+        classes = {cls.__name__: cls for cls in self._entries.values()}
+        name = item.get("class_name") if isinstance(item, dict) else None
+        if name not in classes:
+            raise ValueError(f"Unknown {self.kind} config {item!r}. Valid class names: {', '.join(sorted(classes))}.")
+        return classes[name](**item.get("config", {}))

@@ -47,6 +47,9 @@ class L1(L1L2):
     def __init__(self, l1: float = 0.01):
         super().__init__(l1=l1)
 
+    def get_config(self):
+        return {"l1": self.l1}
+
 
 @REGULARIZERS.register("l2")
 class L2(L1L2):
@@ -55,10 +58,15 @@ class L2(L1L2):
     def __init__(self, l2: float = 0.01):
         super().__init__(l2=l2)
 
+    def get_config(self):
+        return {"l2": self.l2}
+
 
 def get_regularizer(regularizer, argument: str = "kernel_regularizer"):
     if regularizer is None or isinstance(regularizer, L1L2):
         return regularizer
+    if isinstance(regularizer, dict):
+        return REGULARIZERS.deserialize(regularizer)
     if isinstance(regularizer, str):
         try:
             return REGULARIZERS.create(regularizer)

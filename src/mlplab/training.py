@@ -1,6 +1,8 @@
 """The training loop behind `Sequential.fit/evaluate`, and the checks that run before it touches the model."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ._checks import as_array, check_number, invalid
@@ -95,17 +97,21 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
         x_val, y_val = x[order[:n_val]], y[order[:n_val]]
         x, y = x[order[n_val:]], y[order[n_val:]]
     history = History()
-    extra = [NaNGuard()] if nan_guard and not any(isinstance(c, NaNGuard) for c in callbacks) else []
+    has_guard = any(isinstance(c, NaNGuard) for c in callbacks)
+    extra = [NaNGuard()] if nan_guard and not has_guard else []
+    guard = nan_guard or has_guard
     bar = [ProgressBar(verbose)] if verbose else []
     n = len(x)
     batch = n if batch_size is None else min(batch_size, n)
     steps = -(-n // batch)
     params = {"epochs": epochs, "steps": steps, "samples": n, "log_keys": log_keys, "verbose": verbose}
-    hooks = CallbackList(extra + callbacks + [history] + bar, model, params)
+    hooks = CallbackList(callbacks + [history] + bar + extra, model, params)
     model.stop_training = False
     model.history = history
     hooks.on_train_begin({})
-    try:
+    # With the guard on, overflow on the way to a NaN loss is reported by the guard, not by NumPy warnings.
+    quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore") if guard else contextlib.nullcontext()
+    with quiet:
         for epoch in range(epochs):
             hooks.on_epoch_begin(epoch, {})
             logs = _train_epoch(model, x, y, batch, shuffle, hooks)
@@ -114,7 +120,6 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
             hooks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break
-    finally:
         hooks.on_train_end({})
     return history
 
