@@ -25,6 +25,7 @@ class Layer:
         self.input_shape: tuple | None = None
         self.rng: np.random.Generator | None = None
         self.dtype = np.dtype(np.float32)
+        self.skip_input_grad = False  # set by Sequential.backward(input_grad=False) on the first trainable layer
 
     # -- building -------------------------------------------------------------------------------
     def build(self, input_shape: tuple, rng: np.random.Generator | None = None, dtype=np.float32):

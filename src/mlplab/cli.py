@@ -27,8 +27,14 @@ def _train(args) -> int:
     before = model.evaluate(x_test, y_test)
     model.summary()
     print(f"\nTraining on {args.dataset}: {len(x_train)} samples, {n_classes} classes, {args.epochs} epochs")
+    every = max(1, args.epochs // 10)
+
+    def report(epoch, logs):
+        if args.verbose and ((epoch + 1) % every == 0 or epoch == 0):
+            print(f"epoch {epoch + 1:4d}/{args.epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.1,
-              verbose=args.verbose)
+              verbose=0, callbacks=[ml.LambdaCallback(on_epoch_end=report)])
     after = model.evaluate(x_test, y_test)
     print(f"\nTest accuracy: {before['accuracy']:.1%} before training -> {after['accuracy']:.1%} after "
           f"(chance: {1 / n_classes:.1%}); test loss {before['loss']:.3f} -> {after['loss']:.3f}")
@@ -82,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=0.01)
     train.add_argument("--samples", type=int, default=600)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--verbose", type=int, default=2, choices=[0, 1, 2])
+    train.add_argument("--verbose", type=int, default=1, choices=[0, 1], help="1: a line every tenth of training")
     train.set_defaults(run=_train)
     lessons = sub.add_parser("lessons", help="reproduce the lecture notes' programs: list, or run NAME|all")
     lessons.add_argument("action", choices=["list", "run"])

@@ -74,6 +74,8 @@ class Dense(Layer):
             self.grads["weight"] += self.kernel_regularizer.gradient(self.params["weight"])
         if self.use_bias:
             np.sum(grad_z, axis=0, out=self.grads["bias"])
+        if self.skip_input_grad:
+            return None
         return grad_z @ self.params["weight"].T
 
     def regularization_loss(self):

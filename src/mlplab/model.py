@@ -99,13 +99,20 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad_output, from_logits: bool = False) -> np.ndarray:
+    def backward(self, grad_output, from_logits: bool = False, input_grad: bool = True) -> np.ndarray | None:
         """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads`.
 
         from_logits=True: `grad_output` is dL/dz of the last layer's pre-activation (the fused
         softmax/sigmoid cross-entropy gradient p − y), so the last activation is skipped.
+        input_grad=False: training needs no dL/d(data), so the backward pass stops at the first layer
+        with parameters and skips its input gradient (one matrix product fewer); returns None.
         """
+        for layer in self.layers:
+            layer.skip_input_grad = False
         layers = self.layers
+        if not input_grad:  # start at the first layer with parameters: nothing below it needs dL/dx
+            layers = layers[next((i for i, layer in enumerate(layers) if layer.params), 0):]
+            layers[0].skip_input_grad = True
         if from_logits:
             grad_output = layers[-1].backward_from_logits(grad_output)
             layers = layers[:-1]

@@ -148,10 +148,10 @@ def train_step(model, xb, yb):
     output = model.forward(xb, training=True)
     if model.fused:
         loss = model.fused_loss.forward(yb, model.layers[-1].logits)
-        model.backward(model.fused_loss.backward(), from_logits=True)
+        model.backward(model.fused_loss.backward(), from_logits=True, input_grad=False)
     else:
         loss = model.loss.forward(yb, output)
-        model.backward(model.loss.backward())
+        model.backward(model.loss.backward(), input_grad=False)
     loss += model.regularization_loss()
     model.optimizer.step(model)
     return loss, output
