@@ -101,6 +101,15 @@ def test_xor_network_follows_the_seed_pytorch_program():
     torch = pytest.importorskip("torch")
     from mlplab.lessons.seed000 import sigmoid_net
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # 4x1 tensors: one thread is faster, above all on a busy machine
+    try:
+        _compare_with_torch(torch, sigmoid_net)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compare_with_torch(torch, sigmoid_net):
     x, y = logic_gate("xor")
     y = y.reshape(-1, 1).astype(np.float64)
     model = sigmoid_net((2, 3, 1), seed=0, learning_rate=0.5, dtype="float64")
@@ -162,8 +171,10 @@ def test_torch_style_linear_init_bounds():
     w1, b1, w2, b2 = model.get_weights()
     assert w1.shape == (2, 200) and w2.shape == (200, 3)
     for w, fan_in in ((w1, 2), (b1, 2), (w2, 200), (b2, 200)):
-        bound = 1 / np.sqrt(fan_in)
-        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound  # U(-1/√fan_in, 1/√fan_in)
+        bound = 1 / np.sqrt(fan_in)  # U(-1/√fan_in, 1/√fan_in)
+        assert np.abs(w).max() <= bound
+        if w.size >= 200:  # enough draws to come close to the bound, on both sides
+            assert w.max() > 0.9 * bound and w.min() < -0.9 * bound
 
 
 # ---- seed 002: two-layer perceptron, zero init, vectorization -------------------------------------------

@@ -86,9 +86,9 @@ def logistic_regression(ctx):
         f"decision boundary is a straight line read off the weights. After 10 epochs of Adam (learning rate "
         f"0.1, mini-batches of 32 as Keras's fit uses by default) it classifies {accuracy:.1%} of the training "
         f"points correctly and its line x2 = {slope:.2f}·x1 + {intercept:.2f} lies close to the true "
-        f"x2 = −0.8·x1 + 3. The line is only close: cross-entropy keeps pushing the weights to grow while the "
-        f"classes are separable, and 10 epochs stop it early; the exact numbers differ from the notebook's "
-        f"because the data and the initial weights come from different random generators.")
+        f"x2 = −0.8·x1 + 3. Close, not exact: the line is estimated from 1000 random points in 10 epochs; the "
+        f"exact numbers differ from the notebook's because the data and the initial weights come from other "
+        f"random generators.")
 
 
 @lesson("hidden-space", "What a hidden layer does: a 2-2-1 network on a parabola", SEED,
@@ -151,8 +151,10 @@ def hidden_space(ctx):
         f"only {single_accuracy:.1%} here. Two sigmoid hidden units each draw a line in the input plane (right "
         f"figure) and squash the distance to it into z1, z2 in (0, 1). In that hidden space (left figure) the "
         f"classes sit on either side of one straight line, the output neuron's w2·z + b2 = 0: classifying by "
-        f"that line gives {hidden_line_accuracy:.1%}, exactly the network's {accuracy:.1%}, because the "
+        f"that line gives {hidden_line_accuracy:.1%}, "
+        f"{'exactly' if hidden_line_accuracy == accuracy else 'up to float rounding'} the network's "
+        f"{accuracy:.1%}, because the "
         f"output neuron is logistic regression on (z1, z2). The hidden layer learned features that make the "
-        f"problem linear. Two lines can only approximate the curved boundary, so a few points near the "
-        f"parabola's ends stay misclassified; which two lines are found depends on the random initialisation, "
+        f"problem (nearly) linearly separable. Two lines can only approximate the curved boundary, so a few "
+        f"points close to it stay misclassified; which two lines are found depends on the random initialisation, "
         f"so the pictures differ in detail from the notebook's.")

@@ -63,17 +63,19 @@ def overfitting_regularization(ctx):
     ctx.print(f"the 10 points: total variation {data_tv:.3f} (any curve through all of them travels at least this far)")
 
     # The seed's three networks and epochs; fit's default batch size 32 > 10 points, so one batch per epoch.
-    runs = (("base", "base model", base_model, ctx.scale(5000, 1500)),
-            ("bn", "batch normalization", bn_model, ctx.scale(4000, 1500)),
+    # Quick mode (the test suite) shortens the two long runs: 3000 epochs are enough for the base network
+    # to pass through the points.
+    runs = (("base", "base model", base_model, ctx.scale(5000, 3000)),
+            ("bn", "batch normalization", bn_model, ctx.scale(4000, 1000)),
             ("dropout", "dropout", dropout_model, 200))
-    curves, mses = {}, {}
+    curves, mses, train_mode = {}, {}, {}
     for key, label, build, epochs in runs:
         model = build(ctx.seed)
         model.compile(optimizer=ml.Adam(0.001), loss="mse", metrics=["mse"])
         training = model.fit(data_x, data_y, epochs=epochs, batch_size=32, verbose=0)
         my_pred = model.predict(xp)  # inference mode: BN uses its moving averages, Dropout keeps every unit
         mse = model.evaluate(data_x, data_y)["mse"]
-        curves[key], mses[key] = my_pred, mse
+        curves[key], mses[key], train_mode[key] = my_pred, mse, training.history["loss"][-1]
         tv, turns = total_variation(my_pred), turning_points(my_pred)
         ctx.print(f"{label}: {epochs} epochs, last training-mode loss {training.history['loss'][-1]:.4g}, "
                   f"training MSE {mse:.4g}, total variation {tv:.3f}, turning points {turns}")
@@ -88,18 +90,20 @@ def overfitting_regularization(ctx):
 
     ctx.explain(
         f"Ten points, about 13,000 weights: trained for {runs[0][3]} epochs the sigmoid network drives its "
-        f"training MSE to {mses['base']:.2g} and its curve goes through the points, turning "
-        f"{turning_points(curves['base'])} times to do so (total variation "
-        f"{total_variation(curves['base']):.1f}, the points alone need {data_tv:.1f}). That is overfitting: it "
-        f"fits the noise, not the downward trend. The BatchNormalization version (Dense → "
-        f"BatchNormalization → Activation('sigmoid') in every hidden layer, {runs[1][3]} epochs) is, as the "
-        f"notebook says, about how to implement batch normalization, not a claim that it helps here: it fits "
-        f"the points too (training MSE {mses['bn']:.2g}). Its training-mode loss uses each batch's statistics, "
-        f"while prediction uses the moving averages, so the two can differ. The Dropout(0.2) version, trained "
-        f"for only {runs[2][3]} epochs with a fifth of the hidden units switched off at random in each step, "
-        f"cannot memorise the points: its curve is smooth (total variation "
-        f"{total_variation(curves['dropout']):.1f}, {turning_points(curves['dropout'])} turning points) and its "
-        f"training MSE is higher ({mses['dropout']:.2g}). Dropout is only active in training; prediction uses "
-        f"every unit (inverted dropout scales the kept ones by 1/0.8 during training). With one batch of all 10 "
-        f"points per epoch, the epochs are the seed's ({'full scale' if not ctx.quick else 'shortened in quick mode'});"
-        f" the exact curves differ from the notebook's because of the random initialisation.")
+        f"training MSE to {mses['base']:.2g} and its curve chases the points, turning "
+        f"{turning_points(curves['base'])} times (total variation {total_variation(curves['base']):.1f}; a curve "
+        f"through all ten points must travel at least {data_tv:.1f}). That is overfitting: it fits the noise, "
+        f"not the downward trend. The BatchNormalization version (Dense → BatchNormalization → "
+        f"Activation('sigmoid') in every hidden layer, {runs[1][3]} epochs) is, as the notebook says, about how "
+        f"to implement batch normalization, not a claim that it helps here. It shows one thing to know: in "
+        f"training each layer is normalised with the batch's own mean and variance (last training loss "
+        f"{train_mode['bn']:.2g}), while predict uses the moving averages of those statistics (MSE "
+        f"{mses['bn']:.2g} on the same points); with weights still moving, the averages lag behind and the two "
+        f"disagree. The Dropout(0.2) version, trained for only {runs[2][3]} epochs with a fifth of the hidden "
+        f"units switched off at random in each step, does not memorise the points: its curve is smooth (total "
+        f"variation {total_variation(curves['dropout']):.1f}, {turning_points(curves['dropout'])} turning "
+        f"points) and its training MSE is higher ({mses['dropout']:.2g}). Dropout is only active in training; "
+        f"predict uses every unit (inverted dropout already scaled the kept ones by 1/0.8 during training). "
+        f"Keras's default batch size 32 exceeds the 10 points, so every epoch is one step on all of them. "
+        + ("The epochs are the seed's. " if not ctx.quick else "Quick mode shortens the two long runs. ")
+        + "The curves differ in detail from the notebook's because of the random initialisation.")

@@ -34,9 +34,9 @@ def relu_approximation(ctx):
     # h(x) = max(0, x) and what scaling and shifting do to it.
     xs = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
     ctx.print("x            ", xs)
-    ctx.print("h(x - 0.5)   ", relu(xs - 0.5))
-    ctx.print("h(-2x)       ", relu(-2 * xs))
-    ctx.print("-h(-2x - 1)  ", -relu(-2 * xs - 1))
+    ctx.print("h(x - 0.5)   ", relu(xs - 0.5) + 0.0)  # + 0.0 turns -0.0 into 0.0 for printing
+    ctx.print("h(-2x)       ", relu(-2 * xs) + 0.0)
+    ctx.print("-h(-2x - 1)  ", -relu(-2 * xs - 1) + 0.0)
     ctx.figure(plot_relu_shapes(), "relu_shapes",
                "h(x), h(x − 0.5), h(−2x) and −h(−2x − 1): a weight tilts or flips the hinge, a bias moves its "
                "corner, the output weight scales or mirrors it.")
@@ -45,7 +45,7 @@ def relu_approximation(ctx):
     train_x, train_y = cubic(1000, seed=ctx.seed)
     real_x = np.linspace(-1.5, 1.5, 100).reshape(-1, 1)
 
-    results = {}
+    results, dead_units = {}, {}
     total_start = time.perf_counter()
     for units, epochs in RELU_RUNS:
         epochs = ctx.scale(epochs, epochs // QUICK_EPOCH_DIVISOR)
@@ -66,27 +66,38 @@ def relu_approximation(ctx):
             ctx.print("Coefficients (Weights):", weights2)
         mse = model.evaluate(train_x, train_y)["loss"]
         curve_mse = float(np.mean((model.predict(real_x) - cubic_function(real_x)) ** 2))
+        # A dead unit outputs 0 for every training x (its corner -b/w lies outside the data, on the wrong
+        # side), so it gets no gradient and stays dead.
         dead = int(np.sum(~(relu(train_x @ weights + biases) > 0).any(axis=0)))
         ctx.print(f"training MSE: {mse:.6f}   MSE on the curve: {curve_mse:.6f}   dead units: {dead}/{units}")
         ctx.number(f"mse_k{units}", mse)
+        ctx.number(f"dead_units_k{units}", dead)
         ctx.number(f"epochs_k{units}", epochs)
-        results[units] = mse
+        results[units], dead_units[units] = mse, dead
 
         ctx.figure(plot_relu_pieces(model, x_range=(-2, 2), target=cubic_function, ylim=(-1.7, 2.2)),
                    f"relu_pieces_{units}",
                    f"{units} ReLU unit{'s' if units > 1 else ''}: each piece w2·h(w1·x + b1) and their sum (cyan) "
                    f"against the cubic (dashed), after {epochs} epochs; training MSE {mse:.2g}.")
     seconds = ctx.number("seconds", time.perf_counter() - total_start)
+    # The error of a network whose every unit is dead: it predicts 0 everywhere.
+    zero_mse = ctx.number("mse_predicting_zero", float(np.mean(train_y ** 2)))
 
+    dead_text = ", ".join(f"{dead_units[k]} of the {k}-unit network's" for k in results if dead_units[k])
     ctx.explain(
         "A ReLU unit followed by an output weight is a hinge: zero on one side of its corner x = −b1/w1, "
         "a straight line of slope w2·w1 on the other. A Dense(k, 'relu') → Dense(1) network adds k of them, so "
-        "its output is piecewise linear with at most k corners. One unit can only follow one side of the cubic "
-        f"(training MSE {results[1]:.3f}); two units add a second slope ({results[2]:.3f}); four can follow "
-        f"the curve's two bends ({results[4]:.4f}); a hundred trace it closely ({results[100]:.2g}). This is "
-        "the universal-approximation picture in one dimension. Training follows the seed: Adam with Keras's "
-        "default learning rate 0.001, MSE, mini-batches of 32 and the seed's epochs (500, 3000, 4000, 1000); "
-        f"all four networks took {seconds:.0f} s here. The weights differ from the notebook's (other random "
-        "initialisation and data), and with so few units the result depends on where the corners start: a unit "
-        "whose corner lies outside [−1.5, 1.5] on the wrong side never switches on (a dead unit) and adds "
-        "nothing.")
+        "its output is piecewise linear with at most k corners: more units, more corners, a closer fit. The "
+        f"training MSE falls from {results[1]:.3f} (one unit) to {results[2]:.3f} (two) and {results[4]:.4f} "
+        f"(four, enough to follow the cubic's two bends); a hundred units trace the curve ({results[100]:.2g}). "
+        "This is the universal-approximation picture in one dimension. With so few units the result depends "
+        "on the random start: a unit whose corner drifts outside [−1.5, 1.5], facing away from the data, "
+        "outputs 0 for every training point, gets no gradient and stays dead"
+        + (f" (here: {dead_text} units"
+           + (f"; the one-unit network predicts 0 everywhere, its MSE is the mean of y², {zero_mse:.3f}"
+              if dead_units[1] else "") + ")" if dead_text else "")
+        + ". Training follows the seed: Adam with Keras's default learning rate 0.001, MSE, mini-batches of 32 "
+        + ("and the seed's epochs (500, 3000, 4000, 1000)" if not ctx.quick else
+           "and a tenth of the seed's epochs (quick mode)")
+        + f"; the four networks took {seconds:.0f} s here. The weights differ from the notebook's, which "
+        "came from TensorFlow's random initialisation and other random data.")
