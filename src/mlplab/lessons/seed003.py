@@ -9,4 +9,4 @@ Importing this module registers all of them; each lives in a `seed003_*` module 
 """
 from . import seed003_boundaries, seed003_mnist, seed003_overfitting, seed003_relu
 
-__all__ = ["seed003_boundaries", "seed003_relu", "seed003_mnist", "seed003_overfitting"]
+__all__ = ["seed003_boundaries", "seed003_mnist", "seed003_overfitting", "seed003_relu"]

@@ -96,6 +96,7 @@ def logistic_regression(ctx):
         "problem become linearly separable; the output neuron draws one line in that hidden space.")
 def hidden_space(ctx):
     import matplotlib.pyplot as plt
+
     from mlplab.plotting import plot_hidden_space
 
     # training data generation: x1 ~ U[-5, 5), x2 ~ U[-4, 4), class 1 where -0.5*(x1-1)**2 + 2*x2 + 5 >= 0

@@ -38,8 +38,8 @@ def relu_approximation(ctx):
     ctx.print("h(-2x)       ", relu(-2 * xs) + 0.0)
     ctx.print("-h(-2x - 1)  ", -relu(-2 * xs - 1) + 0.0)
     ctx.figure(plot_relu_shapes(), "relu_shapes",
-               "h(x), h(x − 0.5), h(−2x) and −h(−2x − 1): a weight tilts or flips the hinge, a bias moves its "
-               "corner, the output weight scales or mirrors it.")
+               "h(x), h(x − 0.5), h(−2x) and −h(−2x − 1): a weight tilts or flips the hinge, a bias moves "
+               "its corner, the output weight scales or mirrors it.")
 
     # train_x = np.random.uniform(-1.5, 1.5, 1000); train_y = function(train_x)
     train_x, train_y = cubic(1000, seed=ctx.seed)
