@@ -8,6 +8,7 @@ import pytest
 import mlplab as ml
 from mlplab.explain import (XOR_X, XOR_Y, Trace, add_parser, build_network, cli_main, demo_network, explain_default,
                             explain_step, parse_layers)
+from numerics import numerical_gradient
 
 X = np.array(XOR_X)
 Y = np.array(XOR_Y)
@@ -36,19 +37,7 @@ def bce(params):
 
 
 def finite_differences(f, params, eps=1e-6):
-    grads = []
-    for array in params:
-        grad = np.zeros_like(array)
-        for index in np.ndindex(array.shape):
-            original = array[index]
-            array[index] = original + eps
-            plus = f()
-            array[index] = original - eps
-            minus = f()
-            array[index] = original
-            grad[index] = (plus - minus) / (2 * eps)
-        grads.append(grad)
-    return grads
+    return [numerical_gradient(f, array, eps) for array in params]
 
 
 def test_trace_equals_hand_numpy_forward_and_backward():

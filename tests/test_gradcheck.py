@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
+from numerics import numerical_gradient
 
 ACTIVATION_NAMES = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"]
 
@@ -21,20 +22,6 @@ def away_from_kinks(shape, seed=0):
 
 def normal(shape, seed=0):
     return np.random.default_rng(seed).normal(size=shape)
-
-
-def numerical_gradient(f, array, eps=1e-6):
-    """Centred differences of the scalar f() w.r.t. every element of `array` (changed in place, then restored)."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + eps
-        plus = f()
-        array[index] = original - eps
-        minus = f()
-        array[index] = original
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def built(layer, input_shape, seed=0):
