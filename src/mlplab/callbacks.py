@@ -242,16 +242,26 @@ class LambdaCallback(Callback):
 
 
 class CallbackList:
-    """Calls each callback in turn."""
+    """Calls each callback in turn; hooks a callback does not override are skipped."""
+
+    HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end")
 
     def __init__(self, callbacks, model, params):
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             callback.set_model(model)
             callback.params = params
+        for hook in self.HOOKS:
+            bound = [getattr(c, hook) for c in self.callbacks if _overrides(c, hook)]
+            setattr(self, hook, _chain(bound))
 
-    def __getattr__(self, hook):
-        def call(*args):
-            for callback in self.callbacks:
-                getattr(callback, hook)(*args)
-        return call
+
+def _overrides(callback, hook) -> bool:
+    return hook in vars(callback) or getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+def _chain(functions):
+    def call(*args):
+        for function in functions:
+            function(*args)
+    return call

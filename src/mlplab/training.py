@@ -125,7 +125,7 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
 
 
 def _train_epoch(model, x, y, batch, shuffle, hooks):
-    if shuffle:
+    if shuffle and batch < len(x):  # one full batch: the order changes nothing
         order = model.rng.permutation(len(x))
         x, y = x[order], y[order]
     for metric in model.metrics:
