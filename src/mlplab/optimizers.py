@@ -164,19 +164,22 @@ class Adam(Optimizer):
 
     def update(self, param, grad, state, lr):
         if not state:
-            state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0)
-        m, v = state["m"], state["v"]
+            state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0, scratch=np.empty_like(param))
+        m, v, scratch = state["m"], state["v"], state["scratch"]
         state["t"] = t = state["t"] + 1
+        # In place, through one scratch buffer: no temporaries to allocate for large weight matrices.
         m *= self.beta_1
-        m += (1 - self.beta_1) * grad
+        m += np.multiply(grad, 1 - self.beta_1, out=scratch)
         v *= self.beta_2
-        v += (1 - self.beta_2) * (grad * grad)
+        v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
         bias_1 = 1 - self.beta_1 ** t
         bias_2 = 1 - self.beta_2 ** t
-        denominator = np.sqrt(v)
+        denominator = np.sqrt(v, out=scratch)  # √v̂ + ε = √v / √(1 − β2ᵗ) + ε
         denominator *= 1 / math.sqrt(bias_2)
         denominator += self.epsilon
-        param -= (lr / bias_1) * m / denominator
+        step = np.divide(m, denominator, out=scratch)
+        step *= lr / bias_1
+        param -= step
 
 
 @OPTIMIZERS.register("adamw")
