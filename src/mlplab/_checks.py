@@ -77,3 +77,15 @@ def resolve_dtype(dtype) -> np.dtype:
     if resolved not in (np.float32, np.float64):
         raise invalid("dtype", "'float32' or 'float64'", dtype)
     return resolved
+
+
+def make_rng(seed, name: str = "seed") -> np.random.Generator:
+    """`np.random.default_rng(seed)` after checking that `seed` is None, an int >= 0 or a Generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"Invalid type for argument `{name}`: expected None, a non-negative integer or a "
+                        f"numpy.random.Generator. Received: {name}={seed!r} of type {type(seed).__name__}.")
+    if seed < 0:
+        raise invalid(name, "None, a non-negative integer or a numpy.random.Generator", seed)
+    return np.random.default_rng(int(seed))

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from . import training
-from ._checks import as_array, invalid, resolve_dtype
+from ._checks import as_array, invalid, make_rng, resolve_dtype
 from .activations import Sigmoid, Softmax, Tanh, ReLU
 from .base import Layer
 from .layers import Activation, Dense, declared_input_shape, layer_from_config
@@ -33,7 +33,7 @@ class Sequential:
     def __init__(self, layers=None, *, seed=None, dtype="float32", name: str = "sequential"):
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.rng = make_rng(seed)
         self.name = name
         self.layers: list[Layer] = []
         self.input_shape: tuple | None = None

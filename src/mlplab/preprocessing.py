@@ -15,21 +15,9 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_array, check_number, invalid
+from ._checks import as_array, check_number, invalid, make_rng
 
 __all__ = ["Standardizer", "standardize", "shuffle", "train_test_split", "one_hot", "batches"]
-
-
-def _rng(seed) -> np.random.Generator:
-    """`np.random.default_rng(seed)` after checking that `seed` is None, an int >= 0 or a Generator."""
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError("Invalid type for argument `seed`: expected None, a non-negative integer or a "
-                        f"numpy.random.Generator. Received: seed={seed!r} of type {type(seed).__name__}.")
-    if seed < 0:
-        raise invalid("seed", "None, a non-negative integer or a numpy.random.Generator", seed)
-    return np.random.default_rng(int(seed))
 
 
 def _float_array(name: str, x) -> np.ndarray:
@@ -132,7 +120,7 @@ def shuffle(*arrays, seed=None):
     Returns the shuffled array for one input, a tuple for several: `x, y = shuffle(x, y, seed=0)`.
     """
     arrays = _same_length(arrays)
-    order = _rng(seed).permutation(len(arrays[0]))
+    order = make_rng(seed).permutation(len(arrays[0]))
     shuffled = tuple(a[order] for a in arrays)
     return shuffled[0] if len(shuffled) == 1 else shuffled
 
@@ -178,7 +166,7 @@ def train_test_split(*arrays, test_size=0.25, seed=None, stratify=None) -> list:
     arrays = _same_length(arrays)
     n = len(arrays[0])
     n_test = _test_count(test_size, n)
-    rng = _rng(seed)
+    rng = make_rng(seed)
     if stratify is None:
         permutation = rng.permutation(n)
         test_rows, train_rows = permutation[:n_test], permutation[n_test:]
@@ -252,7 +240,7 @@ def batches(x, y=None, batch_size: int | None = 32, shuffle: bool = False, seed=
     batch_size = int(check_number("batch_size", batch_size, low=1, integer=True))
     if not isinstance(shuffle, bool):
         raise TypeError(f"Invalid type for argument `shuffle`: expected True or False. Received: shuffle={shuffle!r}.")
-    order = _rng(seed).permutation(len(x)) if shuffle else None
+    order = make_rng(seed).permutation(len(x)) if shuffle else None
     return _iterate_batches(x, y, batch_size, order)
 
 

@@ -11,26 +11,12 @@ import numbers
 
 import numpy as np
 
-from .._checks import check_number, invalid
+from .._checks import check_number, invalid, make_rng
 
 __all__ = [
     "linear_boundary", "quadratic_boundary", "cubic", "cubic_function", "classification",
     "blobs", "moons", "circles", "spirals",
 ]
-
-
-def make_rng(seed) -> np.random.Generator:
-    """Return `np.random.default_rng(seed)` after checking that `seed` is None, an int >= 0 or a Generator."""
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(
-            "Invalid type for argument `seed`: expected None, a non-negative integer or a "
-            f"numpy.random.Generator. Received: seed={seed!r} of type {type(seed).__name__}."
-        )
-    if seed < 0:
-        raise invalid("seed", "None, a non-negative integer or a numpy.random.Generator", seed)
-    return np.random.default_rng(int(seed))
 
 
 def _count(name: str, value, low: int = 1) -> int:
