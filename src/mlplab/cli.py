@@ -6,7 +6,6 @@ import sys
 
 
 def _train(args) -> int:
-    import numpy as np
 
     import mlplab as ml
     from mlplab import datasets
@@ -68,7 +67,7 @@ def _lessons(args) -> int:
         return 0
     if not args.names:
         raise ValueError("Invalid value for `lessons run`: expected a lesson name or 'all' "
-                         f"(see `mlplab lessons list`). Received: nothing.")
+                         "(see `mlplab lessons list`). Received: nothing.")
     names = "all" if args.names == ["all"] else args.names
     results = run_lessons(names, out_dir=args.out, quick=args.quick)
     total = sum(r.seconds for r in results)
