@@ -73,6 +73,7 @@ def test_report_has_a_section_per_lesson(tmp_path, monkeypatch):
     monkeypatch.setitem(base.LESSONS, "tiny-test", base.Lesson("tiny-test", "Tiny <lesson>", "none", "s", tiny))
     results = run_lessons(["tiny-test"], out_dir=tmp_path, quick=True, stream=io.StringIO())
     assert calls == [True] and results[0].numbers == {"answer": 42}
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
     html = (tmp_path / "report.html").read_text()
     assert 'id="tiny-test"' in html and "Tiny &lt;lesson&gt;" in html and "Why it matters." in html
     assert "<td>answer</td><td>42</td>" in html and 'src="tiny-test/line.png"' in html
