@@ -64,18 +64,7 @@ class Layer:
 
     def set_weights(self, weights) -> None:
         """Copy `weights` into the layer in place (shapes checked first; nothing changes on error)."""
-        targets = self.weight_arrays()
-        weights = list(weights)
-        if len(weights) != len(targets):
-            raise invalid("weights", f"a list of {len(targets)} arrays for layer {self.name!r}", weights)
-        arrays = [np.asarray(w) for w in weights]
-        for index, (target, array) in enumerate(zip(targets, arrays)):
-            if array.shape != target.shape:
-                raise invalid(f"weights[{index}]", f"an array of shape {target.shape} for layer {self.name!r}", array)
-            if array.dtype.kind not in "biuf" or not np.isfinite(array).all():
-                raise invalid(f"weights[{index}]", "finite numbers", array)
-        for target, array in zip(targets, arrays):
-            target[...] = array
+        copy_weights(self.weight_arrays(), weights, where=f" for layer {self.name!r}")
 
     def count_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
@@ -85,3 +74,18 @@ class Layer:
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def copy_weights(targets, weights, check_finite: bool = True, where: str = "") -> None:
+    """Copy each array of `weights` into the matching target in place, after checking the count, every
+    shape and (with check_finite) that all values are finite: on error nothing has been copied."""
+    arrays = [np.asarray(w) for w in weights]
+    if len(arrays) != len(targets):
+        raise invalid("weights", f"a list of {len(targets)} arrays{where}", f"{len(arrays)} arrays")
+    for index, (target, array) in enumerate(zip(targets, arrays)):
+        if array.shape != target.shape:
+            raise invalid(f"weights[{index}]", f"an array of shape {target.shape}{where}", array)
+        if array.dtype.kind not in "biuf" or (check_finite and not np.isfinite(array).all()):
+            raise invalid(f"weights[{index}]", "finite numbers", array)
+    for target, array in zip(targets, arrays):
+        target[...] = array

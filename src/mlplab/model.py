@@ -9,7 +9,7 @@ import numpy as np
 from . import training
 from ._checks import as_array, invalid, make_rng, resolve_dtype
 from .activations import Sigmoid, Softmax, Tanh, ReLU
-from .base import Layer
+from .base import Layer, copy_weights
 from .layers import Activation, Dense, declared_input_shape, layer_from_config
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy, get_loss
 from .metrics import Accuracy, get_metric
@@ -149,15 +149,7 @@ class Sequential:
             trial.set_weights(weights, check_finite)
             self.build((weights[0].shape[0],))
         targets = [t for layer in self.layers for t in layer.weight_arrays()]
-        if len(weights) != len(targets):
-            raise invalid("weights", f"a list of {len(targets)} arrays (Keras order)", f"{len(weights)} arrays")
-        for index, (target, array) in enumerate(zip(targets, weights)):
-            if array.shape != target.shape:
-                raise invalid(f"weights[{index}]", f"shape {target.shape}", array)
-            if array.dtype.kind not in "biuf" or (check_finite and not np.isfinite(array).all()):
-                raise invalid(f"weights[{index}]", "finite numbers", array)
-        for target, array in zip(targets, weights):
-            target[...] = array
+        copy_weights(targets, weights, check_finite, where=" (Keras order: W1, b1, W2, b2, ...)")
 
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
