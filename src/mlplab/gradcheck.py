@@ -54,6 +54,12 @@ def _score(analytic, numerical, rtol, atol):
     return float(np.max(np.abs(analytic - numerical) / (atol + rtol * np.abs(numerical)), initial=0.0))
 
 
+def _compare(objective, analytic, arrays, eps, rtol, atol) -> GradCheckResult:
+    """Score each analytic gradient against centred differences of `objective` w.r.t. its array."""
+    return GradCheckResult({key: _score(analytic[key], _numerical(objective, arrays[key], eps), rtol, atol)
+                            for key in arrays}, rtol, atol)
+
+
 def _to_float64(layers):
     for layer in layers:
         layer.dtype = np.dtype(np.float64)
@@ -109,8 +115,7 @@ def _check_layer(layer, x, training, eps, rtol, atol, seed):
     grad_x = layer.backward(np.broadcast_to(projection, (len(x), *projection.shape)).copy())
     analytic = {"input": grad_x, **{f"{layer.name or 'layer'}/{k}": g.copy() for k, g in layer.grads.items()}}
     arrays = {"input": x, **{f"{layer.name or 'layer'}/{k}": p for k, p in layer.params.items()}}
-    return GradCheckResult({key: _score(analytic[key], _numerical(objective, arrays[key], eps), rtol, atol)
-                            for key in arrays}, rtol, atol)
+    return _compare(objective, analytic, arrays, eps, rtol, atol)
 
 
 def _check_model(model, x, y, loss, training, eps, rtol, atol, seed):
@@ -136,5 +141,4 @@ def _check_model(model, x, y, loss, training, eps, rtol, atol, seed):
         for key in layer.params:
             analytic[f"{layer.name}/{key}"] = layer.grads[key].copy()
             arrays[f"{layer.name}/{key}"] = layer.params[key]
-    return GradCheckResult({key: _score(analytic[key], _numerical(objective, arrays[key], eps), rtol, atol)
-                            for key in arrays}, rtol, atol)
+    return _compare(objective, analytic, arrays, eps, rtol, atol)
