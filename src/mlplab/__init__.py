@@ -11,7 +11,7 @@ from .callbacks import (Callback, EarlyStopping, History, LambdaCallback, NaNGua
                         ReduceLROnPlateau)
 from .gradcheck import GradCheckResult, gradcheck
 from .initializers import (INITIALIZERS, Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
-                           LecunUniform, Ones, RandomNormal, RandomUniform, Zeros)
+                           LecunUniform, Ones, RandomNormal, RandomUniform, VarianceScaling, Zeros)
 from .layers import LAYERS, Activation, BatchNormalization, Dense, Dropout, Flatten
 from .losses import (LOSSES, BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanAbsoluteError,
                      MeanSquaredError, SparseCategoricalCrossentropy, get_loss)

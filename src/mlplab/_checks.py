@@ -62,10 +62,16 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
         raise invalid(name, "a non-empty array", arr)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})", arr)
     return arr
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """np.isfinite(arr).all() without its temporary array of arr.size booleans: min and max are
+    NaN if any value is NaN, and ±inf if any value is infinite."""
+    return bool(np.isfinite(np.min(arr)) and np.isfinite(np.max(arr)))
 
 
 def resolve_dtype(dtype) -> np.dtype:

@@ -80,13 +80,16 @@ class RandomUniform(Initializer):
         return rng.uniform(self.minval, self.maxval, shape).astype(dtype)
 
 
-class _VarianceScaling(Initializer):
-    """Var(W) = scale / fan, with fan = fan_in, fan_out or their mean; uniform or normal."""
+@INITIALIZERS.register("variance_scaling")
+class VarianceScaling(Initializer):
+    """Var(W) = scale / fan, with fan = fan_in, fan_out or their mean ("fan_avg"); uniform or normal
+    (Keras's VarianceScaling). scale=1/3, mode="fan_in", "uniform" is PyTorch's nn.Linear default,
+    U[−l, l] with l = 1/√fan_in."""
 
-    scale, mode, distribution = 1.0, "fan_in", "uniform"
-
-    def get_config(self):
-        return {}
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "uniform"):
+        self.scale = float(check_number("scale", scale, low=0.0, low_open=True))
+        self.mode = _choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
+        self.distribution = _choice("distribution", distribution, ("uniform", "normal"))
 
     def __call__(self, shape, rng, dtype=np.float32):
         fan_in, fan_out = _fans(tuple(shape))
@@ -98,37 +101,56 @@ class _VarianceScaling(Initializer):
         return (math.sqrt(variance) * rng.standard_normal(shape)).astype(dtype)
 
 
+def _choice(name: str, value, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise ValueError(f"Invalid value for argument `{name}`: expected one of {', '.join(map(repr, options))}. "
+                         f"Received: {name}={value!r}.")
+    return value
+
+
+class _NamedScaling(VarianceScaling):
+    """A fixed VarianceScaling known by name (glorot, he, lecun): nothing to configure."""
+
+    scale, mode, distribution = 1.0, "fan_in", "uniform"
+
+    def __init__(self):
+        pass  # the class attributes above are the settings
+
+    def get_config(self):
+        return {}
+
+
 @INITIALIZERS.register("glorot_uniform", "xavier_uniform")
-class GlorotUniform(_VarianceScaling):
+class GlorotUniform(_NamedScaling):
     """U[−l, l], l = √(6 / (fan_in + fan_out)) (Glorot & Bengio 2010): Keras's default kernel init."""
     mode = "fan_avg"
 
 
 @INITIALIZERS.register("glorot_normal", "xavier_normal")
-class GlorotNormal(_VarianceScaling):
+class GlorotNormal(_NamedScaling):
     """N(0, 2 / (fan_in + fan_out)) (plain, not truncated)."""
     mode, distribution = "fan_avg", "normal"
 
 
 @INITIALIZERS.register("he_uniform", "kaiming_uniform")
-class HeUniform(_VarianceScaling):
+class HeUniform(_NamedScaling):
     """U[−l, l], l = √(6 / fan_in) (He et al. 2015): for ReLU layers."""
     scale = 2.0
 
 
 @INITIALIZERS.register("he_normal", "kaiming_normal")
-class HeNormal(_VarianceScaling):
+class HeNormal(_NamedScaling):
     """N(0, 2 / fan_in) (plain, not truncated): for ReLU layers."""
     scale, distribution = 2.0, "normal"
 
 
 @INITIALIZERS.register("lecun_uniform")
-class LecunUniform(_VarianceScaling):
+class LecunUniform(_NamedScaling):
     """U[−l, l], l = √(3 / fan_in)."""
 
 
 @INITIALIZERS.register("lecun_normal")
-class LecunNormal(_VarianceScaling):
+class LecunNormal(_NamedScaling):
     """N(0, 1 / fan_in) (plain, not truncated)."""
     distribution = "normal"
 

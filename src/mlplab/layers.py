@@ -57,12 +57,16 @@ class Dense(Layer):
         return (self.units,)
 
     def forward(self, x, training=False):
+        return self.activation.forward(self.forward_logits(x, training), training)
+
+    def forward_logits(self, x, training=False):
+        """z = x W + b, the pre-activation (kept as `logits` for the fused softmax/sigmoid cross-entropy)."""
         self.input = x
         z = x @ self.params["weight"]
         if self.use_bias:
             z += self.params["bias"]
-        self.logits = z  # the pre-activation, kept for the fused softmax/sigmoid cross-entropy
-        return self.activation.forward(z, training)
+        self.logits = z
+        return z
 
     def backward(self, grad_output):
         return self.backward_from_logits(self.activation.backward(grad_output))
@@ -73,7 +77,7 @@ class Dense(Layer):
         if self.kernel_regularizer is not None:
             self.grads["weight"] += self.kernel_regularizer.gradient(self.params["weight"])
         if self.use_bias:
-            np.sum(grad_z, axis=0, out=self.grads["bias"])
+            np.add.reduce(grad_z, axis=0, out=self.grads["bias"])
         if self.skip_input_grad:
             return None
         return grad_z @ self.params["weight"].T
@@ -108,8 +112,11 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
+        return self.activation.forward(self.forward_logits(x, training), training)
+
+    def forward_logits(self, x, training=False):
         self.logits = x
-        return self.activation.forward(x, training)
+        return x
 
     def backward(self, grad_output):
         return self.activation.backward(grad_output)

@@ -96,8 +96,9 @@ class BinaryCrossentropy(Loss):
         self.scale = self._scale(y_pred.size)
         if self.from_logits:
             z = y_pred
-            self.p = _sigmoid(z)
-            losses = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
+            e = np.exp(-np.abs(z))  # e^(−|z|) ∈ (0, 1]: never overflows
+            self.p = np.where(z >= 0, 1.0, e) / (1.0 + e)  # σ(z) = 1/(1 + e) for z ≥ 0, e/(1 + e) below
+            losses = np.maximum(z, 0) - z * y_true + np.log1p(e)
         else:
             self.p = y_pred
             p = np.clip(y_pred, EPSILON, 1 - EPSILON)
@@ -127,9 +128,10 @@ class _SoftmaxCrossentropy(Loss):
         self.target = self._prepare_targets(y_true, y_pred.shape[-1], y_pred.dtype)
         if self.from_logits:
             shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
-            log_sum = np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-            log_p = shifted - log_sum
-            self.p = np.exp(log_p)
+            e = np.exp(shifted)  # ≤ 1, and 1 at the maximum: the sum is in [1, k]
+            total = e.sum(axis=-1, keepdims=True)
+            log_p = shifted - np.log(total)
+            self.p = e / total
         else:
             self.p = y_pred
             self.p_clipped = np.clip(y_pred, EPSILON, 1.0)
@@ -165,11 +167,6 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
 
     def with_logits(self):
         return SparseCategoricalCrossentropy(self.reduction, from_logits=True)
-
-
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))  # never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def get_loss(loss) -> Loss:

@@ -14,6 +14,7 @@ from .layers import Activation, Dense, declared_input_shape, layer_from_config
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy, get_loss
 from .metrics import Accuracy, get_metric
 from .optimizers import get_optimizer
+from .parameters import ParameterBuffer
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -41,6 +42,7 @@ class Sequential:
         self.compiled = False
         self.stop_training = False
         self.fused = False
+        self._buffer: ParameterBuffer | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -99,6 +101,16 @@ class Sequential:
 
     __call__ = forward
 
+    def forward_logits(self, x, training: bool = False) -> np.ndarray:
+        """`forward` without the last layer's activation: the logits z a fused softmax/sigmoid
+        cross-entropy takes (training computes the probabilities from them once, stably)."""
+        x = np.asarray(x, dtype=self.dtype)
+        if not self.built:
+            self.build(x.shape[1:])
+        for layer in self.layers[:-1]:
+            x = layer.forward(x, training)
+        return self.layers[-1].forward_logits(x, training)
+
     def backward(self, grad_output, from_logits: bool = False, input_grad: bool = True) -> np.ndarray | None:
         """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads`.
 
@@ -123,6 +135,15 @@ class Sequential:
     def parameters(self):
         """(parameter, gradient) pairs of every layer, in Keras weight order."""
         return [(layer.params[key], layer.grads[key]) for layer in self.layers for key in layer.params]
+
+    def parameter_buffer(self) -> ParameterBuffer | None:
+        """All parameters and all gradients as two flat vectors whose slices are the layers' arrays:
+        what optimizers update, in a few operations for the whole model. None before build."""
+        if not self.built:
+            return None
+        if self._buffer is None or not self._buffer.backs(self.layers):  # new, extended or deep-copied
+            self._buffer = ParameterBuffer(self.layers, self.dtype)
+        return self._buffer
 
     def zero_grad(self) -> None:
         for _, grad in self.parameters():

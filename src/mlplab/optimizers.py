@@ -37,25 +37,34 @@ class Optimizer:
         return float(lr(self.iterations)) if callable(lr) else lr
 
     def step(self, model) -> None:
-        """Update every (parameter, gradient) pair of `model` (a Sequential, a Layer or a list of layers)."""
-        pairs = list(_parameter_pairs(model))
-        grads = self._clip([g for _, g in pairs])
+        """Update every parameter of `model` (a Sequential, a Layer or a list of layers) from the
+        gradients its last `backward` filled. A built Sequential is updated through its two flat
+        buffers (`parameter_buffer()`): one call of the rule for the whole model."""
+        params, grads, parts = _update_groups(model)
+        grads = self._clip(grads, parts)
         lr = self.current_learning_rate
         self.iterations += 1
-        for (param, _), grad in zip(pairs, grads):
+        for param, grad in zip(params, grads):
             state = self.state.get(id(param))
-            if state is None:
-                state = self.state[id(param)] = {}
+            if state is None or state["size"] != param.size:  # new, or a stale id from a rebuilt model
+                state = self.state[id(param)] = {"size": param.size}
             self.update(param, grad, state, lr)
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
         raise NotImplementedError
 
-    def _clip(self, grads):
+    def _clip(self, grads, parts):
+        """Clipped copies of `grads` (the originals stay as backward left them); `parts` are
+        (index, slice) pairs picking each parameter's gradient out of `grads`, for clipnorm."""
         if self.clipvalue is not None:
             grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         if self.clipnorm is not None:  # each parameter's gradient on its own (Keras's clipnorm)
-            grads = [_scale_to_norm(g, self.clipnorm, math.sqrt(float(np.vdot(g, g)))) for g in grads]
+            grads = grads if self.clipvalue is not None else [g.copy() for g in grads]
+            for index, where in parts:
+                part = grads[index][where]
+                norm = math.sqrt(float(np.vdot(part, part)))
+                if norm > self.clipnorm:
+                    part *= self.clipnorm / norm
         if self.global_clipnorm is not None:  # all gradients together (torch.nn.utils.clip_grad_norm_)
             total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
             grads = [_scale_to_norm(g, self.global_clipnorm, total) for g in grads]
@@ -77,14 +86,18 @@ def _scale_to_norm(grad, max_norm, norm):
     return grad * (max_norm / norm) if norm > max_norm else grad
 
 
-def _parameter_pairs(model):
+def _update_groups(model):
+    """(params, grads, parts): a built Sequential's two flat buffers, with one slice per parameter,
+    or else each (parameter, gradient) pair of the layers as its own group."""
+    buffer = model.parameter_buffer() if hasattr(model, "parameter_buffer") else None
+    if buffer is not None:
+        return [buffer.values], [buffer.grads], buffer.parts
     if hasattr(model, "parameters"):
-        yield from model.parameters()
-        return
-    layers = model if isinstance(model, (list, tuple)) else [model]
-    for layer in layers:
-        for key, param in layer.params.items():
-            yield param, layer.grads[key]
+        pairs = list(model.parameters())
+    else:
+        layers = model if isinstance(model, (list, tuple)) else [model]
+        pairs = [(layer.params[key], layer.grads[key]) for layer in layers for key in layer.params]
+    return [p for p, _ in pairs], [g for _, g in pairs], [(i, ...) for i in range(len(pairs))]
 
 
 @OPTIMIZERS.register("sgd")
@@ -163,22 +176,22 @@ class Adam(Optimizer):
         self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
 
     def update(self, param, grad, state, lr):
-        if not state:
+        if "m" not in state:
             state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0, scratch=np.empty_like(param))
         m, v, scratch = state["m"], state["v"], state["scratch"]
         state["t"] = t = state["t"] + 1
-        # In place, through one scratch buffer: no temporaries to allocate for large weight matrices.
+        # In place, through one scratch buffer: twelve passes over the parameters, no temporaries.
         m *= self.beta_1
         m += np.multiply(grad, 1 - self.beta_1, out=scratch)
         v *= self.beta_2
         v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
-        bias_1 = 1 - self.beta_1 ** t
-        bias_2 = 1 - self.beta_2 ** t
-        denominator = np.sqrt(v, out=scratch)  # √v̂ + ε = √v / √(1 − β2ᵗ) + ε
-        denominator *= 1 / math.sqrt(bias_2)
-        denominator += self.epsilon
+        # lr·m̂ / (√v̂ + ε) = m / (√v + ε·c) · lr·c / (1 − β1ᵗ), with c = √(1 − β2ᵗ): the bias
+        # corrections become two scalars instead of two more passes.
+        c = math.sqrt(1 - self.beta_2 ** t)
+        denominator = np.sqrt(v, out=scratch)
+        denominator += self.epsilon * c
         step = np.divide(m, denominator, out=scratch)
-        step *= lr / bias_1
+        step *= lr * c / (1 - self.beta_1 ** t)
         param -= step
 
 

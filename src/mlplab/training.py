@@ -125,14 +125,10 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
 
 
 def _train_epoch(model, x, y, batch, shuffle, hooks):
-    if shuffle and batch < len(x):  # one full batch: the order changes nothing
-        order = model.rng.permutation(len(x))
-        x, y = x[order], y[order]
     for metric in model.metrics:
         metric.reset()
     total_loss, n = 0.0, len(x)
-    for step, start in enumerate(range(0, n, batch)):
-        xb, yb = x[start:start + batch], y[start:start + batch]
+    for step, (xb, yb) in enumerate(_batches(model, x, y, batch, shuffle)):
         loss, output = train_step(model, xb, yb)
         total_loss += loss * len(xb)
         for metric in model.metrics:
@@ -143,13 +139,29 @@ def _train_epoch(model, x, y, batch, shuffle, hooks):
     return logs
 
 
+def _batches(model, x, y, batch, shuffle):
+    """The epoch's mini-batches. Shuffled batches are gathered row by row into one reused buffer:
+    the training set is never copied (x[permutation] would copy all of it every epoch)."""
+    n = len(x)
+    if not shuffle or batch >= n:  # one full batch: the order changes nothing
+        for start in range(0, n, batch):
+            yield x[start:start + batch], y[start:start + batch]
+        return
+    order = model.rng.permutation(n)
+    buffer = np.empty((batch, *x.shape[1:]), x.dtype)
+    for start in range(0, n, batch):
+        rows = order[start:start + batch]
+        yield np.take(x, rows, axis=0, out=buffer[:len(rows)], mode="clip"), y[rows]
+
+
 def train_step(model, xb, yb):
     """One step of gradient descent on a batch: forward, loss, backward, update. Returns (loss, output)."""
-    output = model.forward(xb, training=True)
-    if model.fused:
-        loss = model.fused_loss.forward(yb, model.layers[-1].logits)
+    if model.fused:  # the loss turns the logits into probabilities p itself, and dL/dz = p − y
+        loss = model.fused_loss.forward(yb, model.forward_logits(xb, training=True))
+        output = model.layers[-1].activation.output = model.fused_loss.p
         model.backward(model.fused_loss.backward(), from_logits=True, input_grad=False)
     else:
+        output = model.forward(xb, training=True)
         loss = model.loss.forward(yb, output)
         model.backward(model.loss.backward(), input_grad=False)
     loss += model.regularization_loss()
