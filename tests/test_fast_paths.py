@@ -1,0 +1,171 @@
+"""Every speed-up keeps the results of the straightforward computation it replaces.
+
+- the flat parameter buffer: one optimizer call for the whole model = one call per parameter;
+- Adam's folded bias corrections = the textbook formula, written out here in float64;
+- fit's batches gathered into a reused buffer = slicing x[permutation], with the same weights bit for bit,
+  and no copy of the training set per epoch;
+- the fused training step's probabilities = the model's own softmax/sigmoid output.
+"""
+import copy
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import mlplab as ml
+
+OPTIMIZERS = {
+    "sgd": lambda: ml.SGD(0.1),
+    "momentum": lambda: ml.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "rmsprop": lambda: ml.RMSprop(0.01),
+    "adagrad": lambda: ml.Adagrad(0.05),
+    "adam": lambda: ml.Adam(0.01),
+    "adamw": lambda: ml.AdamW(0.01, weight_decay=0.1),
+    "adam clipnorm": lambda: ml.Adam(0.01, clipnorm=0.05),
+    "sgd clipvalue+clipnorm": lambda: ml.SGD(0.1, clipvalue=0.01, clipnorm=0.02),
+    "adam global_clipnorm": lambda: ml.Adam(0.01, global_clipnorm=0.1),
+}
+
+
+def _net(seed=0, dtype="float64", batchnorm=False):
+    layers = [ml.Dense(8, "tanh", input_dim=5)]
+    layers += [ml.BatchNormalization()] if batchnorm else []
+    layers += [ml.Dense(3, "softmax")]
+    return ml.Sequential(layers, seed=seed, dtype=dtype)
+
+
+def _data(n=40, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 5)), rng.integers(0, 3, size=n)
+
+
+def _train(model, optimizer, steps, per_parameter):
+    """`steps` explicit-loop steps; per_parameter=True updates layer by layer (the reference path)."""
+    x, y = _data()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    for _ in range(steps):
+        loss = model.loss
+        loss.forward(y, model.forward(x, training=True))
+        model.backward(loss.backward())
+        model.optimizer.step(model.layers if per_parameter else model)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_flat_buffer_update_equals_per_parameter_updates(name):
+    flat = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, per_parameter=False)
+    reference = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, per_parameter=True)
+    for got, want in zip(flat, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    assert not np.array_equal(flat[0], _net(batchnorm=True).get_weights()[0])  # it did train
+
+
+def test_adam_matches_the_textbook_formula():
+    """m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ), w ← w − lr·m̂/(√v̂ + ε), written out without any folding."""
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-7
+    model = _net()
+    want = [w.copy() for w in model.get_weights()]
+    x, y = _data()
+    model.compile(optimizer=ml.Adam(lr, beta_1=b1, beta_2=b2, epsilon=eps), loss="sparse_categorical_crossentropy")
+    m = [np.zeros_like(w) for w in want]
+    v = [np.zeros_like(w) for w in want]
+    reference = _net()
+    reference.compile(optimizer=ml.SGD(0.0), loss="sparse_categorical_crossentropy")
+    for t in range(1, 21):
+        reference.set_weights(want)
+        reference.loss.forward(y, reference.forward(x, training=True))
+        reference.backward(reference.loss.backward())
+        grads = [g for _, g in reference.parameters()]
+        for i, g in enumerate(grads):
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            want[i] = want[i] - lr * (m[i] / (1 - b1 ** t)) / (np.sqrt(v[i] / (1 - b2 ** t)) + eps)
+        ml.train_step(model, x, y)
+    for got, expected in zip(model.get_weights(), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-14)
+
+
+def test_layer_arrays_are_views_of_the_model_buffers():
+    model = _net(batchnorm=True)
+    buffer = model.parameter_buffer()
+    assert buffer.values.size == model.count_params() == buffer.grads.size
+    views = [p for p, _ in model.parameters()]
+    assert all(np.shares_memory(p, buffer.values) for p in views)
+    model.set_weights([np.full_like(w, 0.5) for w in model.get_weights()])
+    np.testing.assert_array_equal(buffer.values, 0.5)  # set_weights writes through the views
+
+
+def test_buffer_follows_a_layer_added_after_build():
+    model = _net()
+    model.compile(optimizer=ml.Adam(0.01), loss="mean_squared_error")
+    x = _data()[0]
+    ml.train_step(model, x, np.zeros((len(x), 3)))
+    model.add(ml.Dense(2))
+    before = model.layers[-1].params["weight"].copy()
+    model.compile(optimizer=ml.Adam(0.01), loss="mean_squared_error")
+    ml.train_step(model, x, np.ones((len(x), 2)))
+    assert model.parameter_buffer().values.size == model.count_params()
+    assert not np.array_equal(model.layers[-1].params["weight"], before)  # the new layer trains too
+
+
+def test_a_deep_copy_trains_on_its_own_buffer():
+    model = _net()
+    model.compile(optimizer=ml.Adam(0.01), loss="sparse_categorical_crossentropy")
+    x, y = _data()
+    ml.train_step(model, x, y)
+    clone = copy.deepcopy(model)
+    original = model.get_weights()
+    for _ in range(3):
+        ml.train_step(clone, x, y)
+    for got, want in zip(model.get_weights(), original):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(clone.get_weights()[0], original[0])
+    assert not np.shares_memory(clone.parameter_buffer().values, model.parameter_buffer().values)
+
+
+@pytest.mark.parametrize("batch_size", [7, 40])
+def test_fit_batches_equal_slicing_the_permuted_training_set(batch_size):
+    """Bit for bit: fit == the plain loop over x[order][start:start + batch] with the model's rng."""
+    x, y = _data(n=40)
+    fitted, manual = _net(seed=3, dtype="float32"), _net(seed=3, dtype="float32")
+    for model in (fitted, manual):
+        model.compile(optimizer=ml.Adam(0.01), loss="sparse_categorical_crossentropy")
+    fitted.fit(x, y, epochs=3, batch_size=batch_size, verbose=0)
+    x32 = x.astype(np.float32)
+    for _ in range(3):
+        order = manual.rng.permutation(len(x)) if batch_size < len(x) else np.arange(len(x))
+        xs, ys = x32[order], y[order]
+        for start in range(0, len(x), batch_size):
+            ml.train_step(manual, xs[start:start + batch_size], ys[start:start + batch_size])
+    for got, want in zip(fitted.get_weights(), manual.get_weights()):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fit_does_not_copy_the_training_set():
+    x = np.random.default_rng(0).normal(size=(20_000, 100)).astype(np.float32)  # 8 MB
+    y = (x[:, 0] > 0).astype(np.float32)
+    model = ml.Sequential([ml.Dense(4, "relu", input_dim=100), ml.Dense(1, "sigmoid")], seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    tracemalloc.start()
+    try:
+        model.fit(x, y, epochs=2, batch_size=256, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 4, f"fit allocated {peak / 1e6:.1f} MB for an {x.nbytes / 1e6:.0f} MB training set"
+
+
+@pytest.mark.parametrize("output, loss, y", [
+    ("softmax", "sparse_categorical_crossentropy", np.array([0, 2, 1, 2, 0, 1])),
+    ("sigmoid", "binary_crossentropy", np.array([0.0, 1, 1, 0, 1, 0])),
+])
+def test_fused_step_returns_the_models_own_probabilities(output, loss, y):
+    x = np.random.default_rng(2).normal(size=(6, 5)) * 30  # large logits, saturated outputs
+    units = 3 if output == "softmax" else 1
+    model = ml.Sequential([ml.Dense(8, "relu", input_dim=5), ml.Dense(units, output)], seed=0, dtype="float64")
+    model.compile(optimizer=ml.SGD(0.0), loss=loss)
+    assert model.fused
+    _, probabilities = ml.train_step(model, x, y.reshape(-1, 1) if units == 1 else y)
+    assert model.layers[-1].activation.output is probabilities  # what activation_stats reads
+    np.testing.assert_allclose(probabilities, model.predict(x), rtol=1e-12, atol=1e-300)
+    assert np.isfinite(probabilities).all()
