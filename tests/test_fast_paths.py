@@ -169,3 +169,46 @@ def test_fused_step_returns_the_models_own_probabilities(output, loss, y):
     assert model.layers[-1].activation.output is probabilities  # what activation_stats reads
     np.testing.assert_allclose(probabilities, model.predict(x), rtol=1e-12, atol=1e-300)
     assert np.isfinite(probabilities).all()
+
+
+# -- the optional compiled kernel (Numba) -------------------------------------------------------------------
+
+def _adam_run(dtype, compiled, steps=12):
+    from mlplab import kernels
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(64, 80)), rng.integers(0, 4, size=64)
+    model = ml.Sequential([ml.Dense(64, "relu", input_dim=80), ml.Dense(4, "softmax")], seed=0, dtype=dtype)
+    model.compile(optimizer=ml.AdamW(0.01, weight_decay=0.01), loss="sparse_categorical_crossentropy")
+    kernels.set_enabled(compiled)
+    try:
+        for _ in range(steps):
+            ml.train_step(model, x, y)
+    finally:
+        kernels.set_enabled(True)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(dtype):
+    from mlplab import kernels
+    assert kernels.available(), "numba is part of the dev extra: the compiled path must be tested"
+    compiled, reference = _adam_run(dtype, True), _adam_run(dtype, False)
+    assert compiled[0].size >= kernels.MIN_SIZE  # large enough to take the compiled path
+    for got, want in zip(compiled, reference):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_compiled_adam_is_used_only_where_it_applies(monkeypatch):
+    from mlplab import kernels
+    big = [np.ones(kernels.MIN_SIZE, np.float32) for _ in range(4)]
+    assert kernels.adam(*big, 0.9, 0.999, 1e-7, 1e-3)
+    small = [np.ones(10, np.float32) for _ in range(4)]
+    assert not kernels.adam(*small, 0.9, 0.999, 1e-7, 1e-3)
+    mixed = big[:3] + [np.ones(kernels.MIN_SIZE)]  # float64 moment buffer: leave it to NumPy
+    assert not kernels.adam(*mixed, 0.9, 0.999, 1e-7, 1e-3)
+    monkeypatch.setattr(kernels, "_adam", False)  # as when Numba is not installed
+    assert not kernels.available() and not kernels.adam(*big, 0.9, 0.999, 1e-7, 1e-3)
+    weights = _adam_run("float32", True, steps=2)  # training falls back to NumPy
+    assert all(np.isfinite(w).all() for w in weights)
+    with pytest.raises(TypeError, match="enabled"):
+        kernels.set_enabled("yes")

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from ._checks import check_number
 from .registry import Registry
 from .schedules import LearningRateSchedule
@@ -180,18 +181,21 @@ class Adam(Optimizer):
             state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0, scratch=np.empty_like(param))
         m, v, scratch = state["m"], state["v"], state["scratch"]
         state["t"] = t = state["t"] + 1
-        # In place, through one scratch buffer: twelve passes over the parameters, no temporaries.
+        # lr·m̂ / (√v̂ + ε) = m / (√v + ε·c) · lr·c / (1 − β1ᵗ), with c = √(1 − β2ᵗ): the bias
+        # corrections become two scalars instead of two more passes over the parameters.
+        c = math.sqrt(1 - self.beta_2 ** t)
+        epsilon, step_size = self.epsilon * c, lr * c / (1 - self.beta_1 ** t)
+        if kernels.adam(param, grad, m, v, self.beta_1, self.beta_2, epsilon, step_size):
+            return  # the same arithmetic, compiled into one pass (mlplab.kernels)
+        # In place, through one scratch buffer: twelve passes, no temporaries.
         m *= self.beta_1
         m += np.multiply(grad, 1 - self.beta_1, out=scratch)
         v *= self.beta_2
         v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
-        # lr·m̂ / (√v̂ + ε) = m / (√v + ε·c) · lr·c / (1 − β1ᵗ), with c = √(1 − β2ᵗ): the bias
-        # corrections become two scalars instead of two more passes.
-        c = math.sqrt(1 - self.beta_2 ** t)
         denominator = np.sqrt(v, out=scratch)
-        denominator += self.epsilon * c
+        denominator += epsilon
         step = np.divide(m, denominator, out=scratch)
-        step *= lr * c / (1 - self.beta_1 ** t)
+        step *= step_size
         param -= step
 
 
