@@ -171,7 +171,7 @@ def test_fused_step_returns_the_models_own_probabilities(output, loss, y):
     assert np.isfinite(probabilities).all()
 
 
-# -- the optional compiled kernel (Numba) -------------------------------------------------------------------
+# -- the optional compiled kernel (C extension) ----------------------------------------------------------------
 
 def _adam_run(dtype, compiled, steps=12):
     from mlplab import kernels
@@ -191,7 +191,7 @@ def _adam_run(dtype, compiled, steps=12):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_compiled_adam_gives_the_numpy_weights_bit_for_bit(dtype):
     from mlplab import kernels
-    assert kernels.available(), "numba is part of the dev extra: the compiled path must be tested"
+    assert kernels.available(), "pip install -e . builds mlplab._kernels here: the compiled path must be tested"
     compiled, reference = _adam_run(dtype, True), _adam_run(dtype, False)
     assert compiled[0].size >= kernels.MIN_SIZE  # large enough to take the compiled path
     for got, want in zip(compiled, reference):
@@ -206,7 +206,7 @@ def test_compiled_adam_is_used_only_where_it_applies(monkeypatch):
     assert not kernels.adam(*small, 0.9, 0.999, 1e-7, 1e-3)
     mixed = big[:3] + [np.ones(kernels.MIN_SIZE)]  # float64 moment buffer: leave it to NumPy
     assert not kernels.adam(*mixed, 0.9, 0.999, 1e-7, 1e-3)
-    monkeypatch.setattr(kernels, "_adam", False)  # as when Numba is not installed
+    monkeypatch.setattr(kernels, "_module", False)  # as when the extension was not built
     assert not kernels.available() and not kernels.adam(*big, 0.9, 0.999, 1e-7, 1e-3)
     weights = _adam_run("float32", True, steps=2)  # training falls back to NumPy
     assert all(np.isfinite(w).all() for w in weights)
