@@ -98,11 +98,14 @@ def load_mnist(path=None, *, cache_dir=None, download: bool = True, base_url: st
 
 # -- arrays ---------------------------------------------------------------------------------------
 def _finish(raw: dict, flatten: bool):
-    def images(x):
+    """Float32 images in [0, 1] and int64 labels. Each raw array is dropped from `raw` as soon as it is
+    converted, so at most one uint8 image array lives beside the float32 ones (a lower peak memory)."""
+    def images(key):
+        x = raw.pop(key)
         x = _PIXEL_SCALE[x] if x.dtype == np.uint8 else x.astype(np.float32)
         return x.reshape(len(x), -1) if flatten else x
-    return ((images(raw["x_train"]), raw["y_train"].astype(np.int64)),
-            (images(raw["x_test"]), raw["y_test"].astype(np.int64)))
+    x_train, x_test = images("x_train"), images("x_test")
+    return (x_train, raw.pop("y_train").astype(np.int64)), (x_test, raw.pop("y_test").astype(np.int64))
 
 
 def _matches_official(raw: dict) -> bool:
