@@ -31,7 +31,7 @@ def runner():
 @pytest.mark.slow  # about 30 s on 2 cores: a dozen worker processes, and importing torch takes seconds
 def test_quick_run_writes_results_for_every_workload(tmp_path):
     out, results_json = tmp_path / "RESULTS.md", tmp_path / "r.json"
-    command = [sys.executable, "bench/run.py", "--quick", "--peers", "mlplab,torch", "--blas", "default",
+    command = [sys.executable, "bench/run.py", "--quick", "--peers", "mlplab,torch", "--blas", "haswell",
                "--out", str(out), "--json", str(results_json)]
     run = subprocess.run(command, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"}, capture_output=True,
                          text=True, timeout=600, check=False)

@@ -43,8 +43,10 @@ def check_number(name: str, value, *, low=None, high=None, low_open=False, high_
     return value
 
 
-def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bool = False) -> np.ndarray:
-    """Convert `value` to a finite numeric array, rejecting strings, objects, NaN/inf and empty input."""
+def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bool = False,
+             finite: bool = True) -> np.ndarray:
+    """Convert `value` to a finite numeric array, rejecting strings, objects, NaN/inf and empty input.
+    finite=False leaves the NaN/inf check to the caller (`check_finite`, e.g. chunk by chunk)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array. Received: a string.")
     try:
@@ -62,17 +64,27 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
         raise invalid(name, "a non-empty array", arr)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
+    if finite:
+        check_finite(name, arr)
+    return arr
+
+
+def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None) -> None:
+    """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`."""
     if arr.dtype.kind == "f" and not _all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
-        raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})", arr)
-    return arr
+        bad[0] += first_row
+        raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})",
+                      arr if whole is None else whole)
 
 
 def _all_finite(arr: np.ndarray) -> bool:
     """np.isfinite(arr).all() in one pass and without its temporary array of booleans: a NaN or ±inf
-    anywhere makes the sum non-finite. Only then (or when finite values overflow the sum) look closer."""
+    makes its row's sum non-finite. The row sums are a matrix-vector product with ones, which BLAS does
+    on every core. Only a non-finite sum (or finite values overflowing it) calls for a closer look."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(arr, axis=None)):
+        rows = arr.reshape(len(arr), -1) if arr.ndim > 1 and arr.size else arr.reshape(1, -1)
+        if np.isfinite(rows @ np.ones(rows.shape[1], rows.dtype)).all():
             return True
     return bool(np.isfinite(np.min(arr)) and np.isfinite(np.max(arr)))
 

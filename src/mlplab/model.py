@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from . import training
-from ._checks import as_array, invalid, make_rng, resolve_dtype
+from ._checks import as_array, check_finite, invalid, make_rng, resolve_dtype
 from .activations import Sigmoid, Softmax, Tanh, ReLU
 from .base import Layer, copy_weights
 from .layers import Activation, Dense, declared_input_shape, layer_from_config
@@ -15,6 +15,9 @@ from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCat
 from .metrics import Accuracy, get_metric
 from .optimizers import get_optimizer
 from .parameters import ParameterBuffer
+
+
+PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -219,15 +222,26 @@ class Sequential:
         return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
-        """Outputs in inference mode: probabilities for softmax/sigmoid outputs."""
-        x = self._check_x(x)
-        if batch_size is None:
-            return self.forward(x, training=False)
-        training.check_batch_size(batch_size)
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
 
-    def _check_x(self, x, name: str = "x") -> np.ndarray:
-        x = as_array(name, x, self.dtype, min_ndim=2)
+        Computed `batch_size` rows at a time (default 1024, so the intermediate arrays stay in the CPU
+        cache); each row's output does not depend on the others, only on float rounding.
+        """
+        training.check_batch_size(batch_size)
+        x = self._check_x(x, finite=False)
+        rows = batch_size or PREDICT_ROWS
+        output = None
+        for start in range(0, len(x), rows):
+            chunk = x[start:start + rows]
+            check_finite("x", chunk, start, whole=x)  # checked where it is read, while it is in cache
+            result = self.forward(chunk, training=False)
+            if output is None:
+                output = np.empty((len(x), *result.shape[1:]), result.dtype)
+            output[start:start + len(result)] = result
+        return output
+
+    def _check_x(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+        x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
         expected = self.input_shape or declared_input_shape(self.layers[0]) if self.layers else None
         if expected is not None and x.shape[1:] != tuple(expected):
             raise invalid(name, f"an array of shape (n_samples, {', '.join(map(str, expected))}) as the model "
