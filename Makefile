@@ -15,5 +15,6 @@ test:  ## install what the tests need (PyTorch CPU 2.13.0 as the oracle, MNIST f
 lessons:  ## reproduce every seed program at full scale and write lessons_out/report.html
 	$(PYTHON) -m mlplab lessons run all --out lessons_out
 
-bench:
-	$(PYTHON) bench/bench_training.py
+bench:  ## install PyTorch, scikit-learn and Keras/JAX, then time mlplab against them (about 8 minutes)
+	$(PYTHON) -m pip install -q -e ".[bench]"
+	$(PYTHON) bench/run.py
