@@ -2,7 +2,7 @@
  *
  * The NumPy code in optimizers.py is the reference. This loop does the same IEEE operations in the
  * same order (no fused multiply-add: built with -ffp-contract=off), so both give the same weights.
- * Built by setup.py when a C compiler is present; mlplab runs without it.
+ * pip builds it (pyproject.toml, ext-modules) when a C compiler is present; mlplab runs without it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -14,31 +14,22 @@
 #define MULTIVERSION
 #endif
 
-MULTIVERSION static void adam_float(float *restrict p, const float *restrict g, float *restrict m,
-                                    float *restrict v, Py_ssize_t n, float b1, float c1, float b2,
-                                    float c2, float eps, float step) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float mi = m[i] * b1 + gi * c1;
-        float vi = v[i] * b2 + gi * gi * c2;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step * (mi / (sqrtf(vi) + eps));
+/* One loop, written once for each float type: m = m*b1 + g*c1; v = v*b2 + g*g*c2; p -= step * m/(sqrt(v)+eps). */
+#define DEFINE_ADAM(NAME, T, SQRT)                                                                      \
+    MULTIVERSION static void NAME(T *restrict p, const T *restrict g, T *restrict m, T *restrict v,    \
+                                  Py_ssize_t n, T b1, T c1, T b2, T c2, T eps, T step) {               \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                            \
+            T gi = g[i];                                                                                \
+            T mi = m[i] * b1 + gi * c1;                                                                 \
+            T vi = v[i] * b2 + gi * gi * c2;                                                            \
+            m[i] = mi;                                                                                  \
+            v[i] = vi;                                                                                  \
+            p[i] -= step * (mi / (SQRT(vi) + eps));                                                     \
+        }                                                                                               \
     }
-}
 
-MULTIVERSION static void adam_double(double *restrict p, const double *restrict g, double *restrict m,
-                                     double *restrict v, Py_ssize_t n, double b1, double c1, double b2,
-                                     double c2, double eps, double step) {
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double gi = g[i];
-        double mi = m[i] * b1 + gi * c1;
-        double vi = v[i] * b2 + gi * gi * c2;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] -= step * (mi / (sqrt(vi) + eps));
-    }
-}
+DEFINE_ADAM(adam_float, float, sqrtf)
+DEFINE_ADAM(adam_double, double, sqrt)
 
 /* adam(p, g, m, v, b1, c1, b2, c2, eps, step): p, m, v updated in place; all four contiguous arrays
  * of one float type and one length (the caller checks; checked again here). Scalars are rounded to
