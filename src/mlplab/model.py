@@ -225,7 +225,7 @@ class Sequential:
         """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
 
         Computed `batch_size` rows at a time (default 1024, so the intermediate arrays stay in the CPU
-        cache); each row's output does not depend on the others, only on float rounding.
+        cache). A row's output does not depend on the other rows, up to float rounding.
         """
         training.check_batch_size(batch_size)
         x = self._check_x(x, finite=False)
