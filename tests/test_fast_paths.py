@@ -95,6 +95,20 @@ def test_layer_arrays_are_views_of_the_model_buffers():
     np.testing.assert_array_equal(buffer.values, 0.5)  # set_weights writes through the views
 
 
+def test_arrays_taken_after_build_stay_live_through_training():
+    model = _net()
+    weight, grad = model.layers[0].params["weight"], model.layers[0].grads["weight"]
+    before = weight.copy()
+    ml.train_step(_compiled(model), *_data())
+    assert weight is model.layers[0].params["weight"] and grad is model.layers[0].grads["weight"]
+    assert not np.array_equal(weight, before) and np.abs(grad).sum() > 0
+
+
+def _compiled(model):
+    model.compile(optimizer=ml.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return model
+
+
 def test_buffer_follows_a_layer_added_after_build():
     model = _net()
     model.compile(optimizer=ml.Adam(0.01), loss="mean_squared_error")

@@ -64,6 +64,8 @@ class Sequential:
             self.output_shapes(self.input_shape)
             layer.build(self.output_shape, self.rng, self.dtype)
         self.layers.append(layer)
+        if self.built:
+            self._buffer = ParameterBuffer(self.layers, self.dtype)  # the new layer's arrays join the buffer
         if len(self.layers) == 1 and declared_input_shape(layer) is not None:
             self.build(declared_input_shape(layer))
 
@@ -76,6 +78,7 @@ class Sequential:
         self.input_shape = shape
         for layer in self.layers:
             shape = layer.build(shape, self.rng, self.dtype)
+        self._buffer = ParameterBuffer(self.layers, self.dtype)  # from now on layer arrays are views of it
         self.built = True
 
     def output_shapes(self, input_shape) -> list[tuple]:
