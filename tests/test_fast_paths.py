@@ -95,8 +95,12 @@ def test_layer_arrays_are_views_of_the_model_buffers():
     np.testing.assert_array_equal(buffer.values, 0.5)  # set_weights writes through the views
 
 
-def test_arrays_taken_after_build_stay_live_through_training():
+@pytest.mark.parametrize("build", ["input_dim", "build()"])
+def test_arrays_taken_after_build_stay_live_through_training(build):
     model = _net()
+    if build == "build()":
+        model = ml.Sequential([ml.Dense(8, "tanh"), ml.Dense(3, "softmax")], seed=0, dtype="float64")
+        model.build((5,))
     weight, grad = model.layers[0].params["weight"], model.layers[0].grads["weight"]
     before = weight.copy()
     ml.train_step(_compiled(model), *_data())
