@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_number
+from ._checks import check_number, invalid
 from .registry import Registry
 
 INITIALIZERS = Registry("initializer")
@@ -103,8 +103,7 @@ class VarianceScaling(Initializer):
 
 def _choice(name: str, value, options: tuple[str, ...]) -> str:
     if value not in options:
-        raise ValueError(f"Invalid value for argument `{name}`: expected one of {', '.join(map(repr, options))}. "
-                         f"Received: {name}={value!r}.")
+        raise invalid(name, f"one of {', '.join(map(repr, options))}", value)
     return value
 
 
