@@ -10,24 +10,23 @@ import numpy as np
 
 
 class ParameterBuffer:
-    """`values` and `grads`: 1-D arrays; `segments`: (start, stop) of each parameter, in Keras order;
-    `parts`: the same as (0, slice) pairs, the form optimizers clip per parameter."""
+    """`values` and `grads`: 1-D arrays; `parts`: each parameter's place in them as a (0, slice) pair,
+    in Keras order (the form optimizers use to clip per parameter)."""
 
     def __init__(self, layers, dtype):
         entries = [(layer, key) for layer in layers for key in layer.params]
         size = sum(layer.params[key].size for layer, key in entries)
         self.values = np.empty(size, dtype)
         self.grads = np.zeros(size, dtype)
-        self.segments: list[tuple[int, int]] = []
+        self.parts: list[tuple[int, slice]] = []
         start = 0
         for layer, key in entries:
             shape = layer.params[key].shape
             stop = start + layer.params[key].size
             layer.params[key] = _view_holding(self.values[start:stop], shape, layer.params[key])
             layer.grads[key] = _view_holding(self.grads[start:stop], shape, layer.grads[key])
-            self.segments.append((start, stop))
+            self.parts.append((0, slice(start, stop)))
             start = stop
-        self.parts = [(0, slice(begin, end)) for begin, end in self.segments]
 
     def backs(self, layers) -> bool:
         """True while every parameter and gradient of `layers` is still a view of these buffers
@@ -38,7 +37,7 @@ class ParameterBuffer:
                 if value.base is not self.values or layer.grads[key].base is not self.grads:
                     return False
                 count += 1
-        return count == len(self.segments)
+        return count == len(self.parts)
 
 
 def _view_holding(segment: np.ndarray, shape: tuple, current: np.ndarray) -> np.ndarray:
