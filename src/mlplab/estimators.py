@@ -1,0 +1,463 @@
+"""scikit-learn estimators on mlplab's core: `MLPClassifier` and `MLPRegressor`.
+
+They take scikit-learn's MLP parameters with the same meaning and stopping rule, so swapping the
+import gives comparable results, and add what scikit-learn's MLP lacks: dropout, batch
+normalization, an activation per layer, class weights, more optimizers, a choice of loss and early
+stopping on the validation loss. `model_` is the trained `ml.Sequential`.
+
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> clf = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), random_state=0))
+"""
+from __future__ import annotations
+
+import copy
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+import mlplab as ml
+from mlplab._checks import check_number, invalid
+
+# scikit-learn's activation names, then mlplab's own (any name of ml.ACTIVATIONS also works).
+SKLEARN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
+SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+MONITORS = ("val_score", "val_loss")
+
+
+class _Stopping(ml.Callback):
+    """scikit-learn's stopping rule, checked after every epoch: stop once the training loss (or,
+    with early stopping, the monitored validation value) has not improved by at least `tol` for
+    more than `n_iter_no_change` epochs in a row; keep the weights of the best validation epoch."""
+
+    def __init__(self, estimator, validation, scale):
+        self.estimator, self.validation, self.scale = estimator, validation, scale
+        self.best_weights = None
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        est, model = self.estimator, self.model
+        loss = logs["loss"] / self.scale
+        est.loss_curve_.append(loss)
+        est.loss_ = loss
+        est.n_iter_ += 1
+        est.t_ += est._n_train
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        if self.validation is None:
+            improved = loss < est.best_loss_ - est.tol
+            est.best_loss_ = min(est.best_loss_, loss)
+        else:
+            x_val, y_val, target_val, weight_val = self.validation
+            extra = {} if weight_val is None else {"sample_weight": weight_val}
+            val_loss = model.evaluate(x_val, target_val, **extra)["loss"] / self.scale
+            score = est._score_outputs(model.predict(x_val), y_val, weight_val)
+            est.validation_loss_curve_.append(val_loss)
+            est.validation_scores_.append(score)
+            value = score if est.monitor == "val_score" else -val_loss
+            improved = value >= est._best_value + est.tol
+            if value > est._best_value:
+                est._best_value = value
+                est.best_validation_score_, est.best_validation_loss_ = score, val_loss
+                self.best_weights = model.get_weights()
+            if est.verbose:
+                print(f"Validation score: {score:f}, validation loss: {val_loss:.8f}")
+        est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+        if est._no_improvement_count > est.n_iter_no_change:
+            self.stopped = model.stop_training = True
+
+
+class _BaseMLP(BaseEstimator):
+    """What both estimators share: building the Sequential, the training loop, the fitted attributes."""
+
+    _scale = 1.0  # the core's loss divided by scikit-learn's (2 for squared error: mlplab's MSE has no ½)
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dropout = dropout
+        self.batch_normalization = batch_normalization
+        self.monitor = monitor
+
+    # -- fitted attributes read from the model ---------------------------------------------------
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """Weight matrix W (n_in, n_out) of each Dense layer, input to output (copies)."""
+        return [layer.get_weights()[0] for layer in self.model_.layers if isinstance(layer, ml.Dense)]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """Bias vector b of each Dense layer (copies)."""
+        return [layer.get_weights()[1] for layer in self.model_.layers if isinstance(layer, ml.Dense)]
+
+    # -- checks -------------------------------------------------------------------------------------
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in sizes):
+            raise invalid("hidden_layer_sizes", "positive integers, e.g. (100,) or (64, 32)", self.hidden_layer_sizes)
+        return [int(s) for s in sizes]
+
+    def _per_layer(self, name, value, n_hidden) -> list:
+        values = list(value) if isinstance(value, (list, tuple)) else [value] * n_hidden
+        if len(values) != n_hidden:
+            raise invalid(name, f"one value, or a list with one value per hidden layer ({n_hidden})", value)
+        return values
+
+    def _check_params(self) -> None:
+        check = check_number  # the core's number checks: same messages everywhere
+        check("alpha", self.alpha, low=0.0)
+        check("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
+        check("max_iter", self.max_iter, low=1, integer=True)
+        check("tol", self.tol, low=0.0)
+        check("momentum", self.momentum, low=0.0, high=1.0)
+        check("validation_fraction", self.validation_fraction, low=0.0, high=1.0, low_open=True, high_open=True)
+        check("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
+        check("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
+        check("epsilon", self.epsilon, low=0.0, low_open=True)
+        check("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral)
+                                              and not isinstance(self.batch_size, bool) and self.batch_size >= 1)):
+            raise invalid("batch_size", "'auto' or a positive integer", self.batch_size)
+        if not (isinstance(self.solver, ml.Optimizer) or self.solver in SOLVERS):
+            raise invalid("solver", f"one of {SOLVERS} or an ml.Optimizer instance "
+                                    "(scikit-learn's 'lbfgs' is not available)", self.solver)
+        if self.monitor not in MONITORS:
+            raise invalid("monitor", f"one of {MONITORS}", self.monitor)
+        sizes = self._hidden_sizes()
+        for rate in self._per_layer("dropout", self.dropout, len(sizes)):
+            check("dropout", rate, low=0.0, high=1.0, high_open=True)
+        for name in self._per_layer("activation", self.activation, len(sizes)):
+            ml.get_activation(SKLEARN_ACTIVATIONS.get(name, name))  # unknown names list the valid ones
+        self._core_loss() if not self._is_classifier else None  # an unknown loss name lists the valid ones
+
+    # -- the network --------------------------------------------------------------------------------
+    def _build_model(self, n_features, n_outputs, dtype, seed):
+        """Dense → [BatchNormalization → Activation] → [Dropout] per hidden layer, then the output layer."""
+        sizes = self._hidden_sizes()
+        activations = [SKLEARN_ACTIVATIONS.get(a, a) for a in self._per_layer("activation", self.activation,
+                                                                               len(sizes))]
+        # scikit-learn's Glorot-uniform bound √(6/(fan_in + fan_out)), √(2/...) for logistic hidden units
+        scale = 1 / 3 if activations and all(a == "sigmoid" for a in activations) else 1.0
+        init = ml.VarianceScaling(scale=scale, mode="fan_avg", distribution="uniform")
+        l2 = ml.L2(self._l2) if self._l2 else None
+        layers = []
+        for units, activation, rate in zip(sizes, activations, self._per_layer("dropout", self.dropout, len(sizes))):
+            if self.batch_normalization:
+                layers += [ml.Dense(units, kernel_initializer=init, kernel_regularizer=l2),
+                           ml.BatchNormalization(), ml.Activation(activation)]
+            else:
+                layers.append(ml.Dense(units, activation, kernel_initializer=init, kernel_regularizer=l2))
+            if rate:
+                layers.append(ml.Dropout(rate))
+        layers.append(ml.Dense(n_outputs, self._output_activation(n_outputs), kernel_initializer=init,
+                               kernel_regularizer=l2))
+        model = ml.Sequential(layers, seed=seed, dtype=dtype)
+        model.build((n_features,))
+        return model
+
+    def _make_optimizer(self):
+        """The solver with scikit-learn's hyper-parameters, rescaled so that training on the core's
+        loss (`_scale` times scikit-learn's) takes the same steps: SGD's learning rate and the
+        adaptive methods' ε absorb the factor."""
+        if isinstance(self.solver, ml.Optimizer):
+            return copy.deepcopy(self.solver)
+        lr, eps = self.learning_rate_init, self.epsilon * self._scale
+        if self.solver == "sgd":
+            return ml.SGD(lr / self._scale, momentum=self.momentum,
+                          nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
+        if self.solver == "adam":
+            return ml.Adam(lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=eps)
+        if self.solver == "adamw":
+            return ml.AdamW(lr, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=eps)
+        if self.solver == "rmsprop":
+            return ml.RMSprop(lr, epsilon=eps)
+        return ml.Adagrad(lr, epsilon=eps)
+
+    # -- fit ------------------------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Train for up to `max_iter` epochs with scikit-learn's stopping rule; returns self."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True: use fit, or early_stopping=False.")
+        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=first,
+                             y_numeric=not self._is_classifier)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        target = self._encode_targets(y, first, incremental, classes)
+        weights = self._weights(X, y, sample_weight, check_classes=not incremental)
+        rng = self._rng()
+        model_seed, split_seed = (int(s) for s in rng.integers(2**32, size=2))
+
+        x_train, y_train, t_train, w_train, validation = X, y, target, weights, None
+        if self.early_stopping:
+            stratify = y if self._is_classifier and y.ndim == 1 else None
+            parts = [X, y, target] + ([] if weights is None else [weights])
+            parts = train_test_split(*parts, random_state=split_seed, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            if len(parts[1]) < 2:
+                raise ValueError("The validation set is too small: increase `validation_fraction` or the "
+                                 f"number of samples. Received: {len(X)} samples, "
+                                 f"validation_fraction={self.validation_fraction}.")
+            x_train, y_train, t_train = parts[0], parts[2], parts[4]
+            w_train = None if weights is None else parts[6]
+            validation = (parts[1], parts[3], parts[5], None if weights is None else parts[7])
+
+        n = len(x_train)
+        batch = min(200, n) if self.batch_size == "auto" else self.batch_size
+        if batch > n:
+            warnings.warn(f"batch_size={batch} is larger than the {n} training samples: using {n}.")
+            batch = n
+        mean_weight = 1.0 if w_train is None else float(np.mean(w_train))
+        # scikit-learn adds alpha/(2·Σw_batch)·‖W‖² to each batch's loss; the core's L2 adds l2·‖W‖².
+        self._l2 = self._scale * self.alpha / (2 * batch * mean_weight)
+        if w_train is not None:
+            w_train = w_train / mean_weight  # Σwᵢlᵢ / Σwᵢ per batch, as scikit-learn weighs
+            if validation is not None and validation[3] is not None:
+                validation = validation[:3] + (validation[3] / mean_weight,)
+
+        if first:
+            self.model_ = self._build_model(X.shape[1], target.shape[1], X.dtype, model_seed)
+            self.loss_curve_, self.validation_loss_curve_ = [], []
+            self.validation_scores_ = [] if self.early_stopping else None
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.best_validation_score_ = self.best_validation_loss_ = None
+            self._best_value = -np.inf
+            self._no_improvement_count = 0
+            self.t_ = 0
+        else:
+            for layer in self.model_.layers:  # alpha or batch size may differ from the last call
+                if isinstance(layer, ml.Dense):
+                    layer.kernel_regularizer = ml.L2(self._l2) if self._l2 else None
+        if not (incremental and getattr(self.model_, "compiled", False)):
+            self.model_.compile(optimizer=self._make_optimizer(), loss=self._core_loss())  # fresh optimizer state
+        self._n_train = n
+        self.n_iter_ = 0
+        stopping = _Stopping(self, validation, self._scale)
+        extra = {} if w_train is None else {"sample_weight": w_train}
+        self.model_.fit(x_train, t_train, epochs=1 if incremental else self.max_iter, batch_size=batch,
+                        shuffle=bool(self.shuffle), callbacks=[stopping], verbose=0, **extra)
+        if stopping.best_weights is not None:
+            self.model_.set_weights(stopping.best_weights)  # early stopping: the best validation epoch
+        if not incremental and not stopping.stopped and self.n_iter_ == self.max_iter:
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                          "optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _rng(self) -> np.random.Generator:
+        """A Generator from `random_state` (None, an int or a RandomState): it seeds the model and the split."""
+        state = self.random_state
+        if isinstance(state, np.random.RandomState):
+            return np.random.default_rng(state.randint(2**32, dtype=np.uint64))
+        if state is None or isinstance(state, (numbers.Integral, np.random.Generator)):
+            return np.random.default_rng(state)
+        raise invalid("random_state", "None, an int, a numpy RandomState or Generator", state)
+
+    def _weights(self, X, y, sample_weight, check_classes):
+        """Sample weights (times class weights), or None when every weight would be 1."""
+        class_weight = getattr(self, "class_weight", None)
+        if sample_weight is None and class_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if class_weight is not None:
+            weights = weights * compute_sample_weight(class_weight, y)
+        if not weights.sum() > 0:
+            raise invalid("sample_weight", "non-negative weights with a positive sum", sample_weight)
+        if check_classes and self._is_classifier and y.ndim == 1 and len(np.unique(y[weights > 0])) < 2:
+            raise ValueError("Invalid value for argument `sample_weight`: expected weights that leave at least "
+                             "two classes with a positive weight. Received: only one class has weight > 0.")
+        return weights
+
+    def partial_fit(self, X, y, sample_weight=None, **kwargs):
+        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        return self._fit(X, y, sample_weight, incremental=True, **kwargs)
+
+    def _predict_outputs(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        return self.model_.predict(X.astype(self.model_.dtype, copy=False))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multilayer perceptron classifier: softmax (or sigmoid for two classes and for multi-label
+    targets) on log loss, with scikit-learn's MLPClassifier parameters plus mlplab's.
+
+    class_weight: None, a dict {label: weight} or "balanced" (n_samples / (n_classes · count)),
+    multiplied into sample_weight; the loss is the weighted mean Σwᵢlᵢ/Σwᵢ, as in scikit-learn.
+    Fitted: classes_, loss_curve_, validation_loss_curve_, validation_scores_, best_loss_, n_iter_,
+    coefs_, intercepts_, n_features_in_, feature_names_in_ (for DataFrames) and model_.
+    """
+
+    _is_classifier = True
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
+                 class_weight=None):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+                         random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+                         momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, dropout=dropout,
+                         batch_normalization=batch_normalization, monitor=monitor)
+        self.class_weight = class_weight
+
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y). The first call needs `classes`, every label that will ever appear."""
+        return super().partial_fit(X, y, sample_weight, classes=classes)
+
+    def _encode_targets(self, y, first, incremental, classes):
+        if incremental and not hasattr(self, "classes_"):
+            if classes is None:
+                raise ValueError("Invalid value for argument `classes`: the first call to partial_fit needs every "
+                                 "class label, e.g. classes=np.unique(y_all). Received: classes=None.")
+            binarizer = LabelBinarizer().fit(np.asarray(classes))
+        elif first:
+            binarizer = LabelBinarizer().fit(y)
+        else:
+            binarizer = self._label_binarizer
+            labels = unique_labels(y)
+            if self.warm_start and not incremental and set(labels) != set(self.classes_):
+                raise ValueError(f"warm_start can only be used where `y` has the same classes as in the previous "
+                                 f"call to fit. Previously got {self.classes_}, `y` has {labels}.")
+            if len(np.setdiff1d(labels, self.classes_)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {labels}.")
+        if len(binarizer.classes_) < 2:
+            raise ValueError(f"Invalid value for argument `y`: expected at least two classes to learn from. "
+                             f"Received: y with one class only, {binarizer.classes_[0]!r}.")
+        self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
+        return binarizer.transform(y).astype(np.float64)
+
+    def _output_activation(self, n_outputs):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
+
+    def _core_loss(self):
+        return "categorical_crossentropy" if self._label_binarizer.y_type_ == "multiclass" else "binary_crossentropy"
+
+    def _score_outputs(self, outputs, y, sample_weight):
+        return accuracy_score(y, self._labels(outputs), sample_weight=sample_weight)
+
+    def _labels(self, outputs):
+        return self._label_binarizer.inverse_transform(outputs.ravel() if outputs.shape[1] == 1 else outputs)
+
+    def predict(self, X):
+        """Class labels (of the type given to fit): argmax of predict_proba, or p > 0.5 per label."""
+        return self._labels(self._predict_outputs(X))
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of classes_."""
+        outputs = self._predict_outputs(X).astype(np.float64)
+        if outputs.shape[1] == 1:
+            return np.hstack([1 - outputs, outputs])
+        return outputs
+
+    def predict_log_proba(self, X):
+        """log(predict_proba(X)), with probabilities clipped at the smallest positive float."""
+        return np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multilayer perceptron regressor: a linear output layer on the squared error (scikit-learn's
+    half squared error, so loss_curve_ and tol match it), or the absolute error, or any mlplab loss.
+
+    Multi-output targets (n_samples, n_outputs) work. Fitted attributes as in MLPClassifier, without classes_.
+    """
+
+    _is_classifier = False
+    LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0)}
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score"):
+        super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+                         learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+                         random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
+                         momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         n_iter_no_change=n_iter_no_change, dropout=dropout,
+                         batch_normalization=batch_normalization, monitor=monitor)
+        self.loss = loss
+
+    @property
+    def _scale(self):
+        return self.LOSSES[self.loss][1] if isinstance(self.loss, str) and self.loss in self.LOSSES else 1.0
+
+    def _core_loss(self):
+        if isinstance(self.loss, str) and self.loss in self.LOSSES:
+            return self.LOSSES[self.loss][0]
+        loss = ml.get_loss(self.loss)  # an mlplab name or ml.Loss; unknown names list the valid ones
+        return loss if isinstance(self.loss, str) else copy.deepcopy(loss)
+
+    def _encode_targets(self, y, first, incremental, classes):
+        target = y.reshape(len(y), -1)
+        if not first and target.shape[1] != self.model_.output_shape[-1]:
+            raise invalid("y", f"targets with {self.model_.output_shape[-1]} output(s) as in the previous fit", y)
+        return target
+
+    def _output_activation(self, n_outputs):
+        return "linear"
+
+    def _score_outputs(self, outputs, y, sample_weight):
+        return r2_score(y, outputs.reshape(y.shape), sample_weight=sample_weight)
+
+    def predict(self, X):
+        """Predicted values, shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        outputs = self._predict_outputs(X).astype(np.float64)
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
