@@ -1,0 +1,326 @@
+"""Hyper-parameter sweeps: every setting of a grid (or a random sample of it), cross-validated, in parallel.
+
+Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation and on joblib, so that
+`joblib.parallel_config(backend="dask")` (or `dask="local"` / `dask="tcp://HOST:PORT"`) runs the
+trials on a Dask cluster. Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
+does not depend on the number of workers or on scheduling; each trial runs BLAS on one thread.
+Finished trials go to a CSV file as they complete; a rerun skips them (resume after an interruption).
+
+>>> rows = sweep(x, y, {"hidden_layer_sizes": [(1,), (2,), (4,), (100,)], "activation": ["logistic", "relu"]},
+...              cv=5, results="sweep.csv", plot="sweep.png")
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from ._checks import check_number, invalid
+
+SCORE_COLUMNS = ["mean_score", "std_score", "fit_time"]
+
+
+def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed=0, standardize=True,
+          n_jobs=None, dask=None, results=None, plot=None, verbose=0) -> list[dict]:
+    """Cross-validate `estimator` at every point of the grid `params`; returns one dict per trial.
+
+    params: {name: [values]} (or a list of such dicts) of the estimator's parameters, e.g.
+    {"hidden_layer_sizes": [(1,), (4,)], "activation": ["logistic", "relu"]}. With n_iter, that many
+    random points instead (values may then also be scipy.stats distributions).
+    estimator: default `MLPClassifier()` for class labels, `MLPRegressor()` for continuous targets.
+    cv: number of folds (shuffled, stratified for classifiers, the same folds for every trial) or a
+    scikit-learn splitter. standardize: scale the features (StandardScaler) inside each fold.
+    n_jobs: joblib workers (None: joblib's default, or every Dask worker). dask: None, "local" (a
+    LocalCluster on this machine) or a scheduler address "tcp://HOST:PORT".
+    results: CSV path, written after every trial; trials already in it are not run again.
+    plot: PNG path for mean score ± std against the first parameter (needs matplotlib).
+    Each row: trial, seed, the parameters, mean_score, std_score, fit_time (mean seconds per fold).
+    """
+    from sklearn.base import clone, is_classifier
+    from sklearn.model_selection import KFold, ParameterGrid, ParameterSampler, StratifiedKFold, check_cv
+    from sklearn.utils.multiclass import type_of_target
+
+    x, y = np.asarray(x), np.asarray(y)
+    if estimator is None:
+        from .estimators import MLPClassifier, MLPRegressor
+
+        classify = type_of_target(y) in ("binary", "multiclass")
+        estimator = MLPClassifier() if classify else MLPRegressor()
+    if not isinstance(params, (dict, list)) or not params:
+        raise invalid("params", "a non-empty dict {parameter: [values]} or a list of such dicts", params)
+    if n_iter is None:
+        points = list(ParameterGrid(params))
+    else:
+        check_number("n_iter", n_iter, low=1, integer=True)
+        points = list(ParameterSampler(params, n_iter, random_state=seed))
+    for point in points:  # an unknown parameter name fails here, before any trial runs
+        clone(estimator).set_params(**point)
+    root = np.random.SeedSequence(seed)
+    fold_sequence, *trial_sequences = root.spawn(1 + len(points))
+    fold_seed = int(fold_sequence.generate_state(1)[0])
+    if isinstance(cv, int):
+        splitter = (StratifiedKFold if is_classifier(estimator) else KFold)(cv, shuffle=True, random_state=fold_seed)
+    else:
+        splitter = check_cv(cv, y, classifier=is_classifier(estimator))
+    folds = list(splitter.split(x, y))
+    trials = [{"trial": i, "seed": int(s.generate_state(1)[0]), "params": p}
+              for i, (s, p) in enumerate(zip(trial_sequences, points))]
+
+    done = _resume(results, trials)
+    todo = [t for t in trials if t["trial"] not in done]
+    if verbose:
+        print(f"sweep: {len(trials)} trials, {len(done)} already in {results}, {len(todo)} to run")
+    with _dask_client(dask) as client:
+        if client is not None and n_jobs is None:
+            n_jobs = -1
+        for row in _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, client is not None):
+            done[row["trial"]] = row
+            if verbose:
+                print(f"trial {row['trial']}: {_describe(row['params'])} -> {row['mean_score']:.4f}")
+            if results:
+                write_results(results, [done[i] for i in sorted(done)])
+    rows = [_row(done[t["trial"]]) for t in trials]
+    if plot:
+        plot_sweep(rows, list(points[0]), plot)
+    return rows
+
+
+def _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, on_dask):
+    """Rows of the finished trials, in the order they finish."""
+    import joblib
+
+    if not todo:
+        return []
+    backend = joblib.parallel_config(backend="dask") if on_dask else contextlib.nullcontext()
+    with backend:
+        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+        return parallel(joblib.delayed(run_trial)(estimator, t, x, y, folds, scoring, standardize) for t in todo)
+
+
+def run_trial(estimator, trial, x, y, folds, scoring=None, standardize=True) -> dict:
+    """One trial: the estimator with the trial's parameters and seed, cross-validated over `folds`,
+    with BLAS on one thread (the workers already run in parallel)."""
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    model = clone(estimator).set_params(**trial["params"])
+    if "random_state" in model.get_params():
+        model.set_params(random_state=trial["seed"])
+    if standardize:
+        model = make_pipeline(StandardScaler(), model)
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a sweep tries short runs on purpose
+        scores = cross_validate(model, x, y, cv=folds, scoring=scoring, n_jobs=1, error_score=np.nan)
+    test = scores["test_score"]
+    return {**trial, "mean_score": float(np.mean(test)), "std_score": float(np.std(test)),
+            "fit_time": float(np.mean(scores["fit_time"]))}
+
+
+# -- the results file ------------------------------------------------------------------------------
+def _cell(value) -> str:
+    """A parameter value as CSV text: strings as they are, other values as JSON (tuples become
+    lists), or their repr when JSON cannot hold them."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value.item() if isinstance(value, np.generic) else value)
+    except TypeError:
+        return repr(value)
+
+
+def _row(row) -> dict:
+    """trial, seed, each parameter's value, the scores: one row of the table sweep returns."""
+    return {"trial": row["trial"], "seed": row["seed"], **row["params"], **{k: row[k] for k in SCORE_COLUMNS}}
+
+
+def _flat(row) -> dict:
+    """trial, seed, each parameter, the scores: one CSV row (parameters as JSON text)."""
+    return {"trial": row["trial"], "seed": row["seed"], **{k: _cell(v) for k, v in row["params"].items()},
+            **{k: row[k] for k in SCORE_COLUMNS}}
+
+
+def write_results(path, rows) -> None:
+    """Write finished trials to `path` atomically: a temporary file, then os.replace."""
+    flat = [_flat(r) for r in rows]
+    columns = list(dict.fromkeys(k for r in flat for k in r))
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".sweep-", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as file:
+            writer = csv.DictWriter(file, columns)
+            writer.writeheader()
+            writer.writerows(flat)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _resume(path, trials) -> dict:
+    """The trials already in the results file, by index. A row must match a trial of this sweep (same
+    index, seed and parameters), so that a file of another sweep is never mixed in."""
+    if not path or not os.path.exists(path):
+        return {}
+    expected = {(str(t["trial"]), str(t["seed"])): t for t in trials}
+    done = {}
+    with open(path, newline="", encoding="utf-8") as file:
+        for line, row in enumerate(csv.DictReader(file), start=2):
+            trial = expected.get((row.get("trial"), row.get("seed")))
+            if trial is None or any(row.get(k) != _cell(v) for k, v in trial["params"].items()):
+                raise ValueError(f"Invalid value for argument `results`: expected a results file of this sweep "
+                                 f"(same parameters and seed) to resume. Received: {path}, whose line {line} is "
+                                 "another sweep's trial. Use another file name or delete it.")
+            done[trial["trial"]] = {**trial, **{k: float(row[k]) for k in SCORE_COLUMNS}}
+    return done
+
+
+@contextlib.contextmanager
+def _dask_client(address):
+    """A dask.distributed Client for "local" (a LocalCluster, one thread per worker) or an address."""
+    if address is None:
+        yield None
+        return
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("Sweeps on Dask need dask.distributed: pip install 'mlplab[dask]'.") from None
+    if address == "local":
+        with LocalCluster(threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+            with Client(cluster) as client:
+                yield client
+        return
+    if not isinstance(address, str) or "://" not in address:
+        raise invalid("dask", "'local' or a scheduler address such as 'tcp://127.0.0.1:8786'", address)
+    with Client(address) as client:
+        yield client
+
+
+# -- the plot --------------------------------------------------------------------------------------
+def plot_sweep(rows, names, path) -> None:
+    """Mean score ± std against the first parameter, one line per setting of the others; saved to `path`."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("sweep: matplotlib is not installed, so no plot (pip install 'mlplab[plot]').")
+        return
+    first, others = names[0], names[1:]
+    lines: dict[str, list] = {}
+    for row in rows:
+        label = ", ".join(f"{k}={row[k]}" for k in others) or "score"
+        lines.setdefault(label, []).append(row)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for label, group in lines.items():
+        ticks = [row[first] for row in group]
+        axes.errorbar(range(len(group)), [r["mean_score"] for r in group], [r["std_score"] for r in group],
+                      marker="o", capsize=3, label=label)
+        axes.set_xticks(range(len(group)), ticks)
+    axes.set_xlabel(first)
+    axes.set_ylabel("cross-validated score (mean ± std)")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _describe(params) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+# -- the command line: mlplab sweep DATA --target COLUMN ... --------------------------------------------
+def read_csv(path, target):
+    """Features (float array) and target of a CSV file with a header row; every column but `target`
+    must be numeric. The target stays text unless every value is a number."""
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except OSError as err:
+        raise invalid("DATA", "a readable CSV file", f"{path} ({err.strerror})") from None
+    if len(rows) < 2:
+        raise invalid("DATA", "a CSV file with a header row and at least one data row", path)
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if target not in header:
+        raise invalid("--target", f"a column of {path}: {', '.join(header)}", target)
+    column = header.index(target)
+    features = [i for i in range(len(header)) if i != column]
+    x = np.empty((len(body), len(features)))
+    for line, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise invalid("DATA", f"{len(header)} values on every line of {path}", f"{len(row)} on line {line}")
+        for j, i in enumerate(features):
+            try:
+                x[line - 2, j] = float(row[i])
+            except ValueError:
+                raise invalid("DATA", f"numbers in feature column {header[i]!r} of {path}",
+                              f"{row[i]!r} on line {line}") from None
+    labels = [row[column] for row in body]
+    try:
+        y = np.array([float(v) for v in labels])
+    except ValueError:
+        y = np.array(labels)
+    return x, y, [header[i] for i in features]
+
+
+def add_sweep_parser(subparsers) -> None:
+    """Register `mlplab sweep` on the CLI's subparsers."""
+    parser = subparsers.add_parser("sweep", help="cross-validate MLPs over a grid of hidden sizes and activations")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row")
+    parser.add_argument("--target", required=True, help="name of the column to predict")
+    parser.add_argument("--hidden", nargs="+", default=[(100,)], type=_sizes, metavar="UNITS",
+                        help="hidden layer sizes to try; 4,4 is two layers of 4 (default: 100)")
+    parser.add_argument("--activation", nargs="+", default=["relu"], help="activations to try (default: relu)")
+    parser.add_argument("--learning-rate", nargs="+", type=float, default=[0.001], help="learning_rate_init values")
+    parser.add_argument("--solver", default="adam", help="sgd, adam, rmsprop, adagrad or adamw (default: adam)")
+    parser.add_argument("--max-iter", type=int, default=200, help="epochs per fit at most (default: 200)")
+    parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
+    parser.add_argument("--cv", type=int, default=5, help="number of cross-validation folds (default: 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every trial (default: 0)")
+    parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: joblib's, or all of Dask's)")
+    parser.add_argument("--dask", default=None, metavar="local|tcp://HOST:PORT", help="run the trials on Dask")
+    parser.add_argument("--out", default="sweep.csv", help="results CSV, resumed if it exists (default: sweep.csv)")
+    parser.add_argument("--plot", default="sweep.png", help="plot file; '' for none (default: sweep.png)")
+    parser.set_defaults(run=run_sweep_command)
+
+
+def _sizes(text: str) -> tuple:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 4 or 4,4; received {text!r}")
+    return sizes
+
+
+def run_sweep_command(args) -> int:
+    from .estimators import MLPClassifier, MLPRegressor
+
+    x, y, _ = read_csv(args.data, args.target)
+    task = args.task
+    if task == "auto":
+        from sklearn.utils.multiclass import type_of_target
+
+        task = "classification" if type_of_target(y) in ("binary", "multiclass") else "regression"
+    model = (MLPClassifier if task == "classification" else MLPRegressor)(solver=args.solver, max_iter=args.max_iter)
+    grid = {"hidden_layer_sizes": args.hidden, "activation": args.activation, "learning_rate_init": args.learning_rate}
+    started = time.perf_counter()
+    rows = sweep(x, y, grid, estimator=model, cv=args.cv, seed=args.seed, n_jobs=args.jobs, dask=args.dask,
+                 results=args.out, plot=args.plot or None, verbose=1)
+    best = max(rows, key=lambda r: -np.inf if np.isnan(r["mean_score"]) else r["mean_score"])
+    print(f"\n{len(rows)} trials ({task}, {args.cv}-fold) in {time.perf_counter() - started:.1f} s; "
+          f"results: {args.out}" + (f", plot: {args.plot}" if args.plot else ""))
+    print(f"best: {', '.join(f'{k}={best[k]}' for k in grid)}: {best['mean_score']:.4f} ± {best['std_score']:.4f}")
+    return 0
