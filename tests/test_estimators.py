@@ -56,7 +56,7 @@ def test_regressor_takes_scikit_learns_steps(solver):
     settings = dict(hidden_layer_sizes=(5, 3), activation="tanh", solver=solver, alpha=1e-2, batch_size=60,
                     learning_rate_init=0.01, shuffle=False, tol=1e-3, n_iter_no_change=3, warm_start=True,
                     max_iter=1, random_state=0)
-    ours, theirs = MLPRegressor(**settings), SkRegressor(**settings)
+    ours, theirs = MLPRegressor(**settings, dtype="float64"), SkRegressor(**settings)
     same_start(ours, theirs, x, y)
     for est in (ours, theirs):
         est.set_params(max_iter=300)
@@ -76,7 +76,7 @@ def test_classifier_takes_scikit_learns_steps(n_classes):
     y = np.array(["ant", "bee", "cat"])[(x[:, 0] > 0).astype(int) + (n_classes == 3) * (x[:, 1] > 0.5)]
     settings = dict(hidden_layer_sizes=(6,), activation="logistic", alpha=1e-3, batch_size=50,
                     learning_rate_init=0.05, shuffle=False, tol=1e-4, warm_start=True, max_iter=1, random_state=0)
-    ours, theirs = MLPClassifier(**settings), SkClassifier(**settings)
+    ours, theirs = MLPClassifier(**settings, dtype="float64"), SkClassifier(**settings)
     same_start(ours, theirs, x, y)
     for est in (ours, theirs):
         est.set_params(max_iter=40)
@@ -237,7 +237,7 @@ def test_integer_sample_weights_equal_repeated_rows():
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
     weights = rng.integers(0, 4, size=30)
     settings = dict(hidden_layer_sizes=(5,), batch_size=500, shuffle=False, max_iter=50, alpha=1e-2,
-                    learning_rate_init=0.01, random_state=0)
+                    learning_rate_init=0.01, random_state=0, dtype="float64")
     weighted = MLPClassifier(**settings).fit(x, y, sample_weight=weights)
     repeated = MLPClassifier(**settings).fit(np.repeat(x, weights, axis=0), np.repeat(y, weights))
     np.testing.assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-6)

@@ -85,7 +85,8 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score"):
+                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
+                 dtype="float32"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -109,6 +110,7 @@ class _BaseMLP(BaseEstimator):
         self.dropout = dropout
         self.batch_normalization = batch_normalization
         self.monitor = monitor
+        self.dtype = dtype
 
     # -- fitted attributes read from the model ---------------------------------------------------
     @property
@@ -147,6 +149,7 @@ class _BaseMLP(BaseEstimator):
         check("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         check("epsilon", self.epsilon, low=0.0, low_open=True)
         check("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        self._dtype(np.empty(0))
         if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral)
                                               and not isinstance(self.batch_size, bool) and self.batch_size >= 1)):
             raise invalid("batch_size", "'auto' or a positive integer", self.batch_size)
@@ -252,7 +255,7 @@ class _BaseMLP(BaseEstimator):
                 validation = validation[:3] + (validation[3] / mean_weight,)
 
         if first:
-            self.model_ = self._build_model(X.shape[1], target.shape[1], X.dtype, model_seed)
+            self.model_ = self._build_model(X.shape[1], target.shape[1], self._dtype(X), model_seed)
             self.loss_curve_, self.validation_loss_curve_ = [], []
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_loss_ = None if self.early_stopping else np.inf
@@ -278,6 +281,14 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _dtype(self, X):
+        """The network's float type: `dtype`, or with dtype=None the input's (float32 or float64)."""
+        if self.dtype is None:
+            return X.dtype
+        if self.dtype not in ("float32", "float64", np.float32, np.float64):
+            raise invalid("dtype", "'float32', 'float64' or None (the input's)", self.dtype)
+        return np.dtype(self.dtype)
 
     def _rng(self) -> np.random.Generator:
         """A Generator from `random_state` (None, an int or a RandomState): it seeds the model and the split."""
@@ -336,14 +347,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
-                 class_weight=None):
+                 dtype="float32", class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
                          momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          n_iter_no_change=n_iter_no_change, dropout=dropout,
-                         batch_normalization=batch_normalization, monitor=monitor)
+                         batch_normalization=batch_normalization, monitor=monitor, dtype=dtype)
         self.class_weight = class_weight
 
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -420,14 +431,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score"):
+                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
+                 dtype="float32"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
                          momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          n_iter_no_change=n_iter_no_change, dropout=dropout,
-                         batch_normalization=batch_normalization, monitor=monitor)
+                         batch_normalization=batch_normalization, monitor=monitor, dtype=dtype)
         self.loss = loss
 
     @property
