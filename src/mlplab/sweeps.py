@@ -60,6 +60,9 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     else:
         check_number("n_iter", n_iter, low=1, integer=True)
         points = list(ParameterSampler(params, n_iter, random_state=seed))
+    grids = [params] if isinstance(params, dict) else params
+    order = list(dict.fromkeys(name for grid in grids for name in grid))  # the caller's order, not sorted
+    points = [{name: point[name] for name in order if name in point} for point in points]
     for point in points:  # an unknown parameter name fails here, before any trial runs
         clone(estimator).set_params(**point)
     root = np.random.SeedSequence(seed)
@@ -88,7 +91,7 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
                 write_results(results, [done[i] for i in sorted(done)])
     rows = [_row(done[t["trial"]]) for t in trials]
     if plot:
-        plot_sweep(rows, list(points[0]), plot)
+        plot_sweep(rows, order, plot)
     return rows
 
 
@@ -217,7 +220,8 @@ def plot_sweep(rows, names, path) -> None:
     except ImportError:
         print("sweep: matplotlib is not installed, so no plot (pip install 'mlplab[plot]').")
         return
-    first, others = names[0], names[1:]
+    first = names[0]
+    others = [name for name in names[1:] if len({repr(row.get(name)) for row in rows}) > 1]  # swept ones only
     lines: dict[str, list] = {}
     for row in rows:
         label = ", ".join(f"{k}={row[k]}" for k in others) or "score"
