@@ -17,11 +17,13 @@ from mlplab.estimators import MLPClassifier, MLPRegressor  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits on purpose
 
 # Checks that fail for a documented reason (docs/estimators.md, "scikit-learn's estimator checks").
-EXPECTED_FAILURES = {}
+FLOAT32 = ("trains in float32 by default: the weighted and the repeated fits agree to ~1e-6, the check "
+           "asks 1e-7; with dtype='float64' it passes (test_sample_weight_equivalence_in_float64)")
+EXPECTED_FAILURES = {"check_sample_weight_equivalence_on_dense_data": FLOAT32}
 
 
 def expected_failed_checks(estimator):
-    return EXPECTED_FAILURES.get(type(estimator).__name__, {})
+    return EXPECTED_FAILURES
 
 
 # Small networks and few epochs keep the ~50 checks per estimator fast on 2 cores.
@@ -245,6 +247,14 @@ def test_integer_sample_weights_equal_repeated_rows():
     regressor = MLPRegressor(**settings).fit(x, x[:, 0], sample_weight=weights)
     regressor_repeated = MLPRegressor(**settings).fit(np.repeat(x, weights, axis=0), np.repeat(x[:, 0], weights))
     np.testing.assert_allclose(regressor.predict(x), regressor_repeated.predict(x), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_sample_weight_equivalence_in_float64(estimator):
+    from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data
+
+    check_sample_weight_equivalence_on_dense_data(estimator.__name__, estimator(
+        hidden_layer_sizes=(8,), max_iter=100, learning_rate_init=0.01, dtype="float64"))
 
 
 def test_class_weight_multiplies_sample_weight():
