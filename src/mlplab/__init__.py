@@ -27,7 +27,8 @@ __version__ = "0.1.0"
 # The outer parts load on first use, so `import mlplab` stays small and the core never imports them.
 _LAZY = {"Perceptron": ("perceptron", "Perceptron"), "explain_step": ("explain", "explain_step"),
          "Trace": ("explain", "Trace"), "sweep": ("sweeps", "sweep")}
-_SUBMODULES = {"datasets", "preprocessing", "plotting", "lessons", "explain", "perceptron", "cli"}
+_SUBMODULES = {"datasets", "preprocessing", "plotting", "lessons", "explain", "perceptron", "cli", "estimators",
+               "sweeps"}
 
 
 def __getattr__(name):
