@@ -269,3 +269,13 @@ def test_class_weight_multiplies_sample_weight():
     np.testing.assert_allclose(balanced.predict_proba(x), manual.predict_proba(x), rtol=1e-6)
     with pytest.raises(ValueError, match="one class"):
         MLPClassifier().fit(x, y, sample_weight=(y == "red").astype(float))
+
+
+def test_dataframe_columns_become_feature_names_in():
+    pd = pytest.importorskip("pandas")
+    x, y = blobs(60)
+    frame = pd.DataFrame(x, columns=["width", "height"])
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(frame, y)
+    assert list(clf.feature_names_in_) == ["width", "height"]
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame.rename(columns={"width": "depth"}))
