@@ -149,7 +149,8 @@ def render(rows, info, args) -> str:
         per_epoch = (t_theirs / their_epochs) / (t_ours / our_epochs)
         met = "yes" if ours >= theirs - 0.02 and speedup >= 2 else "no"
         lines.append(f"| {row['dataset']} | {ours:.4f} | {theirs:.4f} | {ours - theirs:+.4f} | {our_epochs:.0f} | "
-                     f"{their_epochs:.0f} | {t_ours:.2f} | {t_theirs:.2f} | {speedup:.2f}x | {per_epoch:.2f}x | {met} |")
+                     f"{their_epochs:.0f} | {t_ours:.2f} | {t_theirs:.2f} | {speedup:.2f}x | {per_epoch:.2f}x "
+                     f"| {met} |")
     return "\n".join(lines) + "\n"
 
 

@@ -279,3 +279,16 @@ def test_dataframe_columns_become_feature_names_in():
     assert list(clf.feature_names_in_) == ["width", "height"]
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(frame.rename(columns={"width": "depth"}))
+
+
+def test_a_failed_fit_leaves_the_fitted_estimator_as_it_was():
+    x, y = blobs(90)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, warm_start=True, random_state=0).fit(x, y)
+    before = (list(clf.classes_), [c.copy() for c in clf.coefs_], list(clf.loss_curve_))
+    with pytest.raises(ValueError, match="one class"):
+        clf.fit(x, y, sample_weight=(y == "red").astype(float))
+    with pytest.raises(ValueError, match="balanced"):
+        clf.set_params(class_weight="balanced").partial_fit(x, y)
+    assert list(clf.classes_) == before[0] and clf.loss_curve_ == before[2]
+    for now, then in zip(clf.coefs_, before[1]):
+        np.testing.assert_array_equal(now, then)

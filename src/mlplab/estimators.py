@@ -27,7 +27,8 @@ try:  # validate_data is scikit-learn >= 1.6
     from sklearn.utils.multiclass import unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError as error:
-    raise ImportError(f"mlplab.estimators needs scikit-learn >= 1.6 ({error}): pip install 'mlplab[sklearn]'.") from None
+    raise ImportError(f"mlplab.estimators needs scikit-learn >= 1.6 ({error}): "
+                      "pip install 'mlplab[sklearn]'.") from None
 
 import mlplab as ml
 from mlplab._checks import check_number, invalid
@@ -226,7 +227,10 @@ class _BaseMLP(BaseEstimator):
                              y_numeric=not self._is_classifier)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        target = self._encode_targets(y, first, incremental, classes)
+        target, labels = self._encode_targets(y, first, incremental, classes)
+        if incremental and isinstance(getattr(self, "class_weight", None), str):
+            raise ValueError("Invalid value for argument `class_weight`: 'balanced' needs all the data at once, "
+                             "so partial_fit takes a dict or None. Received: class_weight='balanced'.")
         weights = self._weights(X, y, sample_weight, check_classes=not incremental)
         rng = self._rng()
         model_seed, split_seed = (int(s) for s in rng.integers(2**32, size=2))
@@ -243,7 +247,7 @@ class _BaseMLP(BaseEstimator):
                                  f"validation_fraction={self.validation_fraction}.")
             x_train, y_train, t_train = parts[0], parts[2], parts[4]
             w_train = None if weights is None else parts[6]
-            validation = (parts[1], parts[3], parts[5], None if weights is None else parts[7])
+            validation = (parts[1].astype(self._dtype(X)), parts[3], parts[5], None if weights is None else parts[7])
 
         n = len(x_train)
         batch = min(200, n) if self.batch_size == "auto" else self.batch_size
@@ -258,6 +262,7 @@ class _BaseMLP(BaseEstimator):
             if validation is not None and validation[3] is not None:
                 validation = validation[:3] + (validation[3] / mean_weight,)
 
+        self._set_labels(labels)  # everything is valid: from here on the estimator changes
         if first:
             self.model_ = self._build_model(X.shape[1], target.shape[1], self._dtype(X), model_seed)
             self.loss_curve_, self.validation_loss_curve_ = [], []
@@ -318,9 +323,8 @@ class _BaseMLP(BaseEstimator):
                              "two classes with a positive weight. Received: only one class has weight > 0.")
         return weights
 
-    def partial_fit(self, X, y, sample_weight=None, **kwargs):
-        """One epoch over (X, y), continuing from the current weights and optimizer state."""
-        return self._fit(X, y, sample_weight, incremental=True, **kwargs)
+    def _set_labels(self, labels) -> None:
+        """Keep what _encode_targets found out about the labels (nothing for a regressor)."""
 
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -362,8 +366,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.class_weight = class_weight
 
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y). The first call needs `classes`, every label that will ever appear."""
-        return super().partial_fit(X, y, sample_weight, classes=classes)
+        """One epoch over (X, y), continuing from the current weights and optimizer state. The first
+        call needs `classes`, every label that will ever appear."""
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _encode_targets(self, y, first, incremental, classes):
         if incremental and not hasattr(self, "classes_"):
@@ -385,8 +390,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if len(binarizer.classes_) < 2:
             raise ValueError(f"Invalid value for argument `y`: expected at least two classes to learn from. "
                              f"Received: y with one class only, {binarizer.classes_[0]!r}.")
+        return binarizer.transform(y).astype(np.float64), binarizer
+
+    def _set_labels(self, binarizer):
         self._label_binarizer, self.classes_ = binarizer, binarizer.classes_
-        return binarizer.transform(y).astype(np.float64)
 
     def _output_activation(self, n_outputs):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
@@ -429,7 +436,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _is_classifier = False
-    LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0)}
+    _SKLEARN_LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0)}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True,
@@ -448,19 +455,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @property
     def _scale(self):
-        return self.LOSSES[self.loss][1] if isinstance(self.loss, str) and self.loss in self.LOSSES else 1.0
+        return self._SKLEARN_LOSSES.get(self.loss, (None, 1.0))[1] if isinstance(self.loss, str) else 1.0
 
     def _core_loss(self):
-        if isinstance(self.loss, str) and self.loss in self.LOSSES:
-            return self.LOSSES[self.loss][0]
+        if isinstance(self.loss, str) and self.loss in self._SKLEARN_LOSSES:
+            return self._SKLEARN_LOSSES[self.loss][0]
         loss = ml.get_loss(self.loss)  # an mlplab name or ml.Loss; unknown names list the valid ones
         return loss if isinstance(self.loss, str) else copy.deepcopy(loss)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y), continuing from the current weights and optimizer state."""
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def _encode_targets(self, y, first, incremental, classes):
         target = y.reshape(len(y), -1)
         if not first and target.shape[1] != self.model_.output_shape[-1]:
             raise invalid("y", f"targets with {self.model_.output_shape[-1]} output(s) as in the previous fit", y)
-        return target
+        return target, None
 
     def _output_activation(self, n_outputs):
         return "linear"
