@@ -188,6 +188,12 @@ def _train_epoch(model, engine, x, y, w, batch, shuffle, hooks):
     metrics = model.metrics
     for metric in metrics:
         metric.reset()
+    if batch >= len(x):  # one full batch: no generator, no bookkeeping (tiny networks notice)
+        loss, output = engine.train_step(x, y, w)
+        for metric in metrics:
+            metric.update(y, output, w)
+        hooks.on_batch_end(0, {"loss": loss})
+        return {"loss": loss, **{metric.name: metric.result() for metric in metrics}}
     total_loss = 0.0
     for step, (xb, yb, wb) in enumerate(batches(model.rng, x, y, w, batch, shuffle)):
         loss, output = engine.train_step(xb, yb, wb)
