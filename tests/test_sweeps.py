@@ -117,9 +117,11 @@ def test_dask_local_cluster_gives_the_same_table(data, tmp_path):
     x, y = data
     local = ml.sweep(x, y, GRID, estimator=small(), cv=3, n_jobs=1)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                                  local_directory=str(tmp_path)) as cluster:
-        on_dask = ml.sweep(x, y, GRID, estimator=small(), cv=3, dask=cluster.scheduler_address)
+                                  local_directory=str(tmp_path)) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            on_dask = ml.sweep(x, y, GRID, estimator=small(), cv=3, dask=cluster.scheduler_address)
     assert without_times(on_dask) == without_times(local)
+    assert len(stream.data) >= len(local)  # the trials ran on the cluster's workers
 
 
 def test_sweep_command_reads_a_csv_and_writes_the_table_and_plot(data, tmp_path, capsys):

@@ -100,11 +100,11 @@ def _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, on_dask
     import joblib
 
     if not todo:
-        return []
+        return
     backend = joblib.parallel_config(backend="dask") if on_dask else contextlib.nullcontext()
-    with backend:
+    with backend:  # held while the results come in
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        return parallel(joblib.delayed(run_trial)(estimator, t, x, y, folds, scoring, standardize) for t in todo)
+        yield from parallel(joblib.delayed(run_trial)(estimator, t, x, y, folds, scoring, standardize) for t in todo)
 
 
 def run_trial(estimator, trial, x, y, folds, scoring=None, standardize=True) -> dict:
