@@ -100,6 +100,8 @@ def test_bad_parameters_fail_before_any_trial(data):
     x, y = data
     with pytest.raises(ValueError, match="hidden_units"):
         ml.sweep(x, y, {"hidden_units": [1]}, estimator=small())
+    with pytest.raises(ValueError, match="swish"):
+        ml.sweep(x, y, {"activation": ["relu", "swish"]}, estimator=small())
     with pytest.raises(ValueError, match="`params`"):
         ml.sweep(x, y, {}, estimator=small())
 

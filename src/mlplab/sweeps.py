@@ -63,8 +63,10 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     grids = [params] if isinstance(params, dict) else params
     order = list(dict.fromkeys(name for grid in grids for name in grid))  # the caller's order, not sorted
     points = [{name: point[name] for name in order if name in point} for point in points]
-    for point in points:  # an unknown parameter name fails here, before any trial runs
-        clone(estimator).set_params(**point)
+    for point in points:  # an unknown parameter name (or, for mlplab's estimators, value) fails before any trial
+        trial = clone(estimator).set_params(**point)
+        if hasattr(trial, "_check_params"):
+            trial._check_params()
     root = np.random.SeedSequence(seed)
     fold_sequence, *trial_sequences = root.spawn(1 + len(points))
     fold_seed = int(fold_sequence.generate_state(1)[0])
