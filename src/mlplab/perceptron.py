@@ -79,7 +79,7 @@ class Perceptron:
     # -- training -------------------------------------------------------------------------------
     def fit(self, x, y) -> Perceptron:
         """Run the perceptron rule on x (n_samples, n_features) and labels y (n_samples,) in {0, 1}."""
-        x = self._check_x(x, fitting=True)
+        x = self.check_input(x, fitting=True)
         y = self._check_y(y, len(x))
         n_features = x.shape[1]
         # The bias trick: a leading column of ones turns b into the weight w0.
@@ -151,7 +151,7 @@ class Perceptron:
 
     def decision_function(self, x) -> np.ndarray:
         """The net input z = w·x + b for each row of x, shape (n_samples,)."""
-        x = self._check_x(x)
+        x = self.check_input(x)
         return np.hstack([np.ones((len(x), 1)), x]) @ self._augmented_weights
 
     def predict(self, x) -> np.ndarray:
@@ -185,7 +185,7 @@ class Perceptron:
         if not hasattr(self, "coef_"):
             raise NotFittedError("This Perceptron is not fitted yet: call fit(x, y) first.")
 
-    def _check_x(self, x, fitting: bool = False) -> np.ndarray:
+    def check_input(self, x, fitting: bool = False) -> np.ndarray:
         if not fitting:
             self._require_fitted()
         x = as_array("x", x, np.float64, min_ndim=1)

@@ -171,7 +171,7 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
     learning_rate = float(check_number("learning_rate", learning_rate, low=0.0))
     if not isinstance(update, bool):
         raise TypeError(f"Invalid type for argument `update`: expected True or False. Received: update={update!r}.")
-    x = model._check_x(x)
+    x = model.check_input(x)
     if not model.built:
         model.build(x.shape[1:])
     y = loss_fn.check_targets(y, model.output_shape, model.dtype)  # the same checks as fit
