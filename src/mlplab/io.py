@@ -93,9 +93,9 @@ def read_file(path) -> tuple[dict, dict]:
     with open(path, "rb") as file:
         data = file.read()
     metadata, entries, start = _read_header(path, data)
-    _check_checksum(path, data, start, metadata)
     buffer = memoryview(data)[start:]
     _check_offsets(path, entries, len(buffer))
+    _check_checksum(path, data, start, metadata)
     tensors = {name: np.frombuffer(buffer, DTYPES[e["dtype"]], math.prod(e["shape"]), e["data_offsets"][0])
                .reshape(e["shape"]) for name, e in entries.items()}
     return tensors, metadata
