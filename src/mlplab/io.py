@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import os
-import tempfile
+import uuid
 
 import numpy as np
 
@@ -71,7 +71,11 @@ def write_file(path, tensors: dict, metadata: dict) -> None:
 def _atomic_write(path, chunks) -> None:
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".mlplab-", suffix=".tmp", dir=folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"Cannot write {path!r}: the folder {folder!r} does not exist.")
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    # O_EXCL with mode 0666: a fresh file that the umask trims as usual (mkstemp would make it 0600).
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as file:
             for chunk in chunks:
@@ -114,6 +118,8 @@ def _read_header(path, data: bytes):
     if len(data) < 8:
         raise _error(path, f"the file is {len(data)} bytes long, too short for a model file (truncated?)")
     size = int.from_bytes(data[:8], "little")
+    if (size > HEADER_CAP or 8 + size > len(data)) and data[8:9] != b"{":
+        raise _error(path, "it does not start with a safetensors header: not an mlplab model file")
     if size > HEADER_CAP:
         raise _error(path, f"the header would be {size} bytes, over the {HEADER_CAP}-byte cap: not an mlplab "
                            "model file, or a corrupted one")
