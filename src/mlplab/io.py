@@ -245,8 +245,6 @@ def save_model(model, path, *, include_optimizer: bool | None = None, preprocess
 def load_model(path, *, compile: bool = True):
     """The model saved at `path`, compiled (with its optimizer state) when it was saved compiled.
     `model.preprocessing` holds the saved preprocessing (feature names, standardization, class labels)."""
-    from .model import Sequential
-
     tensors, metadata = read_file(path)
     if metadata.get("kind") != "model":
         raise _error(path, f"this file holds {metadata.get('kind')!r}, not a model; use model.load_weights")
@@ -254,14 +252,15 @@ def load_model(path, *, compile: bool = True):
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise _error(path, "the architecture is not a Sequential config")
     try:
-        model = Sequential.from_config(config)
+        model = _model_from_config(config)
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise _error(path, f"the architecture names something mlplab does not know ({err})") from None
     input_shape = _loads(path, metadata, "input_shape")
     if input_shape is not None:
         if not isinstance(input_shape, list) or not all(_is_count(d) and d > 0 for d in input_shape):
             raise _error(path, f"invalid input_shape {input_shape!r}")
-        model.build(tuple(input_shape))
+        if not model.built or tuple(model.input_shape) != tuple(input_shape):
+            model.build(tuple(input_shape))
     _assign_weights(path, model, tensors, allow_optimizer=True)
     _restore_rng(path, model, _loads(path, metadata, "rng_state"))
     compile_config = _loads(path, metadata, "compile", required=False)
@@ -283,6 +282,27 @@ def load_model(path, *, compile: bool = True):
         except (ValueError, TypeError) as err:
             raise _error(path, f"invalid preprocessing ({err})") from None
     model.preprocessing = preprocessing
+    return model
+
+
+def _model_from_config(config: dict):
+    """Sequential.from_config, but Dense layers start from zeros instead of drawing random weights that the
+    file's weights replace anyway (a third of the load time of a large model); the configured
+    initializers are checked and put back, so the model's config is the saved one."""
+    from .initializers import get_initializer
+    from .model import Sequential
+
+    keys = ("kernel_initializer", "bias_initializer")
+    quick = {**config, "layers": [
+        {**item, "config": {**item["config"], **{k: "zeros" for k in keys if k in item["config"]}}}
+        if isinstance(item, dict) and item.get("class_name") == "Dense" and isinstance(item.get("config"), dict)
+        else item for item in config["layers"]]}
+    model = Sequential.from_config(quick)
+    for layer, item in zip(model.layers, config["layers"]):
+        if item.get("class_name") == "Dense":
+            for key in keys:
+                if key in item["config"]:
+                    setattr(layer, key, get_initializer(item["config"][key], key))
     return model
 
 
