@@ -197,3 +197,32 @@ def test_model_without_preprocessing_predicts_columns_by_position(tmp_path):
     assert lines[0] == "prediction,probability_0,probability_1"
     np.testing.assert_allclose([[float(v) for v in line.split(",")[1:]] for line in lines[1:]],
                                model.predict([[0.5, 1.0], [2.0, -1.0]]), rtol=1e-5)
+
+
+def test_readme_section_runs_as_written(tmp_path):
+    """The README's "Your own data" commands and Python lines, on a generated flowers.csv."""
+    pytest.importorskip("onnx")
+    onnxruntime_spec = pytest.importorskip("onnxruntime")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own data", 1)[1].split("\n## ", 1)[0]
+    bash = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    python = section.split("```text\n", 1)[1].split("```", 1)[0]
+    x, labels = flowers(150, 7)
+    for name in ("flowers.csv", "new.csv", "test.csv"):
+        write_csv(tmp_path / name, ["petal length", "width", "z", "species"],
+                  [list(row) + [label] for row, label in zip(x, labels)])
+    for line in bash.strip().splitlines():
+        command = line.split("#", 1)[0].split()
+        assert command[0] == "mlplab"
+        mlplab(*command[1:], cwd=tmp_path)
+    assert (tmp_path / "predictions.csv").exists() and (tmp_path / "flowers.onnx").exists()
+    code = "\n".join(line[4:] for line in python.splitlines() if line.startswith(">>> "))
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    namespace = {"ml": ml, "x_raw": x, "onnxruntime": onnxruntime_spec}
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        exec(code, namespace)
+    finally:
+        os.chdir(cwd)
+    np.testing.assert_allclose(namespace["probabilities"], namespace["p"], atol=1e-5)
