@@ -226,3 +226,26 @@ def test_readme_section_runs_as_written(tmp_path):
     finally:
         os.chdir(cwd)
     np.testing.assert_allclose(namespace["probabilities"], namespace["p"], atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "categorical_crossentropy"])
+def test_other_classification_losses_train_predict_and_evaluate(tmp_path, loss):
+    x, labels = flowers(120, 2)
+    yes_no = np.where(labels == "setosa", "yes", "no")
+    write_csv(tmp_path / "d.csv", ["a", "b", "c", "answer"], [list(r) + [v] for r, v in zip(x, yes_no)])
+    mlplab("train", "d.csv", "--target", "answer", "--loss", loss, "--epochs", "30", "--learning-rate", "0.01",
+           "--verbose", "0", "--out", "m.safetensors", cwd=tmp_path)
+    lines = mlplab("predict", "m.safetensors", "d.csv", cwd=tmp_path).stdout.splitlines()
+    assert lines[0] == "answer,probability_no,probability_yes"
+    predicted = [line.split(",")[0] for line in lines[1:]]
+    assert np.mean(np.array(predicted) == yes_no) > 0.85
+    scores = json.loads(mlplab("evaluate", "m.safetensors", "d.csv", "--json", cwd=tmp_path).stdout)
+    assert scores["accuracy"] > 0.85
+
+
+def test_built_in_dataset_with_out_saves_a_model(tmp_path):
+    result = mlplab("train", "moons", "--epochs", "20", "--samples", "200", "--verbose", "0", "--out",
+                    "moons.safetensors", cwd=tmp_path, check=False)
+    assert result.returncode in (0, 1) and "Decision regions" in result.stdout
+    model = ml.load_model(tmp_path / "moons.safetensors")
+    assert model.preprocessing["feature_names"] == ["x0", "x1"] and model.preprocessing["class_labels"] == [0, 1]
