@@ -64,6 +64,8 @@ def write_file(path, tensors: dict, metadata: dict) -> None:
     for array in arrays:
         digest.update(memoryview(array).cast("B"))
     # The checksum covers the whole file as written with the placeholder; the digest has the same length.
+    if header.count(_CHECKSUM_PLACEHOLDER.encode()) != 1:
+        raise ValueError("Invalid metadata: a value contains the checksum placeholder.")
     header = header.replace(_CHECKSUM_PLACEHOLDER.encode(), f"sha256:{digest.hexdigest()}".encode(), 1)
     _atomic_write(path, [prefix, header] + [memoryview(a).cast("B") for a in arrays])
 
@@ -95,7 +97,10 @@ def read_file(path) -> tuple[dict, dict]:
     (a ValueError naming the file and the problem) for anything else, before trusting any of it."""
     path = os.fspath(path)
     with open(path, "rb") as file:
-        data = file.read()
+        file_size = os.fstat(file.fileno()).st_size
+        prefix = file.read(9)
+        _check_prefix(path, prefix, file_size)  # before reading the rest: a huge foreign file is not read
+        data = prefix + file.read()
     metadata, entries, start = _read_header(path, data)
     buffer = memoryview(data)[start:]
     _check_offsets(path, entries, len(buffer))
@@ -110,24 +115,29 @@ def read_metadata(path) -> dict:
     return read_file(path)[1]
 
 
-def _read_header(path, data: bytes):
-    if data[8:9] != b"{":  # every mlplab file has its JSON header there; otherwise name what it is
+def _check_prefix(path, prefix: bytes, file_size: int) -> None:
+    """The length field and the first header byte, against the file's size and the cap."""
+    if prefix[8:9] != b"{":  # every mlplab file has its JSON header there; otherwise name what it is
         for magic, kind in _FOREIGN:
-            if data.startswith(magic):
-                return _foreign(path, kind)
-    if len(data) < 8:
-        raise _error(path, f"the file is {len(data)} bytes long, too short for a model file (truncated?)")
-    size = int.from_bytes(data[:8], "little")
-    if (size > HEADER_CAP or 8 + size > len(data)) and data[8:9] != b"{":
+            if prefix.startswith(magic):
+                _foreign(path, kind)
+    if file_size < 8:
+        raise _error(path, f"the file is {file_size} bytes long, too short for a model file (truncated?)")
+    size = int.from_bytes(prefix[:8], "little")
+    if (size > HEADER_CAP or 8 + size > file_size) and prefix[8:9] != b"{":
         raise _error(path, "it does not start with a safetensors header: not an mlplab model file")
     if size > HEADER_CAP:
         raise _error(path, f"the header would be {size} bytes, over the {HEADER_CAP}-byte cap: not an mlplab "
                            "model file, or a corrupted one")
-    if 8 + size > len(data):
-        raise _error(path, f"the header needs {size} bytes but the file has {len(data) - 8} after the length "
+    if 8 + size > file_size:
+        raise _error(path, f"the header needs {size} bytes but the file has {file_size - 8} after the length "
                            "field: the file is truncated or not a model file")
-    if data[8:9] != b"{":
+    if prefix[8:9] != b"{":
         raise _error(path, "no JSON header after the length field: not a safetensors/mlplab model file")
+
+
+def _read_header(path, data: bytes):
+    size = int.from_bytes(data[:8], "little")
     try:
         header = json.loads(data[8:8 + size].decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as err:
