@@ -13,7 +13,8 @@ class ModelCheckpoint(Callback):
     """Save the model (mlplab.io format, with optimizer state) at the end of every epoch, or only
     when `monitor` improved (save_best_only=True). `path` may name the epoch: "ckpt-{epoch:03d}.safetensors".
 
-    >>> model.fit(x, y, validation_split=0.2, callbacks=[ModelCheckpoint("best.safetensors", save_best_only=True)])  # doctest: +SKIP
+    >>> best = ModelCheckpoint("best.safetensors", save_best_only=True)  # doctest: +SKIP
+    >>> model.fit(x, y, validation_split=0.2, callbacks=[best])  # doctest: +SKIP
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):

@@ -271,7 +271,7 @@ def load_model(path, *, compile: bool = True):
             raise _error(path, f"invalid input_shape {input_shape!r}")
         if not model.built or tuple(model.input_shape) != tuple(input_shape):
             model.build(tuple(input_shape))
-    _assign_weights(path, model, tensors, allow_optimizer=True)
+    _assign_weights(path, model, tensors)
     _restore_rng(path, model, _loads(path, metadata, "rng_state"))
     compile_config = _loads(path, metadata, "compile", required=False)
     if compile and compile_config is not None:
@@ -338,9 +338,9 @@ def load_weights(model, path) -> None:
 
         trial = copy.deepcopy(model)  # build and check a copy first: on error the model stays unbuilt
         trial.build(tuple(input_shape))
-        _assign_weights(path, trial, tensors, allow_optimizer=True)
+        _assign_weights(path, trial, tensors)
         model.build(tuple(input_shape))
-    _assign_weights(path, model, tensors, allow_optimizer=True)
+    _assign_weights(path, model, tensors)
 
 
 def _weight_tensors(model) -> dict:
@@ -348,10 +348,11 @@ def _weight_tensors(model) -> dict:
             for key, array in {**layer.params, **layer.state}.items()}
 
 
-def _assign_weights(path, model, tensors: dict, allow_optimizer: bool) -> None:
+def _assign_weights(path, model, tensors: dict) -> None:
     expected = _weight_tensors(model) if model.built else {}
     found = {name: t for name, t in tensors.items() if name.startswith("weights/")}
-    other = [n for n in tensors if not n.startswith("weights/") and not (allow_optimizer and n.startswith("optimizer/"))]
+    known = ("weights/", "optimizer/")  # a weights file, or a model file read for its weights
+    other = [name for name in tensors if not name.startswith(known)]
     if other:
         raise _error(path, f"unexpected tensor {other[0]!r}")
     missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))

@@ -37,7 +37,8 @@ def add_inspect_parser(sub) -> None:
     parser = sub.add_parser("inspect", help="print a model file's summary and metadata",
                             description="Print the layers, shapes and parameter counts of MODEL, then its "
                                         "metadata: format, training settings, features, classes, seed.",
-                            epilog="example:\n  mlplab inspect iris.safetensors\n  mlplab inspect iris.safetensors --json")
+                            epilog="examples:\n  mlplab inspect iris.safetensors\n"
+                                   "  mlplab inspect iris.safetensors --json")
     parser.add_argument("model", metavar="MODEL", help="a model or weights file")
     parser.add_argument("--json", action="store_true", help="print the metadata as one JSON object")
     parser.set_defaults(run=inspect)
