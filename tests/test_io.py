@@ -10,8 +10,6 @@ import pytest
 import mlplab as ml
 from mlplab import io
 
-HAS_OPTIMIZER_STATE = hasattr(ml.Optimizer, "get_state")
-needs_state = pytest.mark.skipif(not HAS_OPTIMIZER_STATE, reason="optimizer.get_state is not in the core yet")
 
 
 def make_model(dtype="float32", seed=0, compiled=True):
@@ -45,7 +43,14 @@ def test_round_trip_predicts_identically(tmp_path, dtype, include_optimizer):
     assert loaded.rng.bit_generator.state == model.rng.bit_generator.state
     assert loaded.evaluate(x, y) == model.evaluate(x, y)
     names = set(io.read_file(path)[0])
-    assert any(n.startswith("optimizer/") for n in names) == (include_optimizer is None and HAS_OPTIMIZER_STATE)
+    assert any(n.startswith("optimizer/") for n in names) == (include_optimizer is None)
+    if include_optimizer is None:  # every slot (Adam's m and v per parameter) and the step count come back
+        saved, restored = model.optimizer.get_state(), loaded.optimizer.get_state()
+        assert set(saved) == set(restored) and len(saved) > 1 and int(restored["iterations"]) == 8
+        for key in saved:
+            assert np.array_equal(saved[key], restored[key]) and saved[key].dtype == restored[key].dtype
+    else:
+        assert loaded.optimizer.iterations == 0
 
 
 def test_uncompiled_and_unbuilt_models_round_trip(tmp_path):
@@ -81,10 +86,11 @@ def test_transposed_weights_round_trip(tmp_path):
     """safetensors writes raw buffers: a non-contiguous array must be made contiguous first."""
     weight = np.arange(12, dtype=np.float32).reshape(4, 3).T  # (3, 4), Fortran-ordered view
     assert not weight.flags.c_contiguous
-    io.write_file(tmp_path / "t.safetensors", {"w": weight, "s": weight[:, ::2]}, {"format": "mlplab",
-                                                                                  "format_version": "1.0"})
+    io.write_file(tmp_path / "t.safetensors", {"w": weight, "s": weight[:, ::2], "n": np.array(7, np.int64)},
+                  {"format": "mlplab", "format_version": "1.0"})
     tensors, _ = io.read_file(tmp_path / "t.safetensors")
     assert np.array_equal(tensors["w"], weight) and np.array_equal(tensors["s"], weight[:, ::2])
+    assert tensors["n"].shape == () and tensors["n"] == 7  # 0-d stays 0-d
     model = ml.Sequential([ml.Dense(4, input_dim=3)], seed=0)
     model.set_weights([np.asfortranarray(np.arange(12.0).reshape(3, 4)), np.zeros(4)])
     model.layers[0].params["weight"] = model.layers[0].params["weight"].T.copy().T  # a strided view
@@ -92,7 +98,6 @@ def test_transposed_weights_round_trip(tmp_path):
     assert np.array_equal(ml.load_model(tmp_path / "m.safetensors").get_weights()[0], np.arange(12.0).reshape(3, 4))
 
 
-@needs_state
 @pytest.mark.parametrize("optimizer", ["adam", "sgd_momentum", "rmsprop"])
 def test_resumed_fit_equals_uninterrupted_fit_bit_for_bit(tmp_path, optimizer):
     x, y = data(96)

@@ -50,7 +50,7 @@ def write_file(path, tensors: dict, metadata: dict) -> None:
             raise ValueError(f"Cannot save tensor {name!r}: expected a float32, float64 or int64 array with a "
                              f"non-empty name. Received: dtype {array.dtype}.")
         # safetensors writes the raw buffer: a transposed (non C-contiguous) view would be scrambled.
-        array = np.ascontiguousarray(array, dtype=DTYPES[code])
+        array = np.asarray(array, dtype=DTYPES[code], order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         entries[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
         arrays.append(array)
         offset += array.nbytes
@@ -235,11 +235,11 @@ def save_model(model, path, *, include_optimizer: bool | None = None, preprocess
     metadata["input_shape"] = _dumps("input_shape", list(model.input_shape) if model.built else None)
     metadata["seed"] = _dumps("seed", config["seed"])
     metadata["rng_state"] = _dumps("the RNG state", model.rng.bit_generator.state)
-    compile_config = get_compile_config(model)
+    compile_config = model.get_compile_config()
     if compile_config is not None:
         metadata["compile"] = _dumps("the compile settings", compile_config)
     if include_optimizer is None:
-        include_optimizer = compile_config is not None and hasattr(model.optimizer, "get_state")
+        include_optimizer = compile_config is not None
     if include_optimizer:
         if compile_config is None:
             raise ValueError("Invalid value for argument `include_optimizer`: the model is not compiled, so it "
@@ -276,7 +276,7 @@ def load_model(path, *, compile: bool = True):
     compile_config = _loads(path, metadata, "compile", required=False)
     if compile and compile_config is not None:
         try:
-            compile_from_config(model, compile_config)
+            model.compile_from_config(compile_config)
         except (ValueError, TypeError, KeyError) as err:
             raise _error(path, f"the compile settings name something mlplab does not know ({err})") from None
         state = {name[len("optimizer/"):]: t for name, t in tensors.items() if name.startswith("optimizer/")}
@@ -403,30 +403,6 @@ def _loads(path, metadata: dict, key: str, required: bool = True):
         return json.loads(metadata[key])
     except ValueError:
         raise _error(path, f"the metadata {key!r} is not valid JSON") from None
-
-
-# -- compile settings (the core's get_compile_config/compile_from_config when present) -------------
-def get_compile_config(model) -> dict | None:
-    """JSON of registered names: what `compile_from_config` needs to compile an equal model."""
-    if hasattr(model, "get_compile_config"):
-        return model.get_compile_config()
-    if not model.compiled:
-        return None
-    from .losses import LOSSES
-    from .optimizers import OPTIMIZERS
-
-    return {"optimizer": OPTIMIZERS.serialize(model.optimizer), "loss": LOSSES.serialize(model.loss),
-            "metrics": [metric.name for metric in model.metrics]}
-
-
-def compile_from_config(model, config: dict) -> None:
-    if hasattr(model, "compile_from_config"):
-        return model.compile_from_config(config)
-    from .losses import LOSSES
-    from .optimizers import OPTIMIZERS
-
-    model.compile(optimizer=OPTIMIZERS.deserialize(config["optimizer"]), loss=LOSSES.deserialize(config["loss"]),
-                  metrics=list(config["metrics"]))
 
 
 # -- preprocessing metadata -------------------------------------------------------------------------

@@ -36,6 +36,10 @@ class Metric:
     def result(self) -> float:
         return self.total / self.count if self.count else float("nan")
 
+    def get_config(self) -> dict:
+        """The constructor arguments (what METRICS.serialize writes into a compile config)."""
+        return {}
+
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         """One-shot value on whole arrays."""
         self.reset()
@@ -54,6 +58,9 @@ class Accuracy(Metric):
     def __init__(self, threshold: float = 0.5):
         self.threshold = threshold
         super().__init__()
+
+    def get_config(self) -> dict:
+        return {"threshold": self.threshold}
 
     def update(self, y_true, y_pred, sample_weight=None):
         y_pred = y_pred.reshape(len(y_pred), -1)
