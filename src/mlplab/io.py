@@ -100,7 +100,10 @@ def read_file(path) -> tuple[dict, dict]:
         file_size = os.fstat(file.fileno()).st_size
         prefix = file.read(9)
         _check_prefix(path, prefix, file_size)  # before reading the rest: a huge foreign file is not read
-        data = prefix + file.read()
+        data = bytearray(file_size)  # one read into one buffer: no growing, no concatenation
+        file.seek(0)
+        if file.readinto(data) != file_size:
+            raise _error(path, "the file changed size while it was read")
     metadata, entries, start = _read_header(path, data)
     buffer = memoryview(data)[start:]
     _check_offsets(path, entries, len(buffer))
@@ -261,16 +264,15 @@ def load_model(path, *, compile: bool = True):
     config = _loads(path, metadata, "architecture")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise _error(path, "the architecture is not a Sequential config")
-    try:
-        model = _model_from_config(config)
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise _error(path, f"the architecture names something mlplab does not know ({err})") from None
     input_shape = _loads(path, metadata, "input_shape")
-    if input_shape is not None:
-        if not isinstance(input_shape, list) or not all(_is_count(d) and d > 0 for d in input_shape):
-            raise _error(path, f"invalid input_shape {input_shape!r}")
-        if not model.built or tuple(model.input_shape) != tuple(input_shape):
-            model.build(tuple(input_shape))
+    if input_shape is not None and (not isinstance(input_shape, list)
+                                    or not all(_is_count(d) and d > 0 for d in input_shape)):
+        raise _error(path, f"invalid input_shape {input_shape!r}")
+    try:
+        model = _model_from_config(config, input_shape)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise _error(path, f"the architecture names something mlplab does not know, or does not fit "
+                           f"input_shape {input_shape} ({err})") from None
     _assign_weights(path, model, tensors)
     _restore_rng(path, model, _loads(path, metadata, "rng_state"))
     compile_config = _loads(path, metadata, "compile", required=False)
@@ -295,24 +297,47 @@ def load_model(path, *, compile: bool = True):
     return model
 
 
-def _model_from_config(config: dict):
-    """Sequential.from_config, but Dense layers start from zeros instead of drawing random weights that the
-    file's weights replace anyway (a third of the load time of a large model); the configured
-    initializers are checked and put back, so the model's config is the saved one."""
+def _model_from_config(config: dict, input_shape):
+    """Sequential.from_config, built (for `input_shape`, if not None) once and from zeros: the file's
+    weights replace the initial ones anyway, and drawing them, or repacking the parameters as each layer
+    is added to a model whose first layer declares its input, took most of the load time of a large
+    model. The configured initializers and declared input are checked and put back afterwards, so the
+    model's config is the saved one."""
     from .initializers import get_initializer
+    from .layers import LAYERS
     from .model import Sequential
 
     keys = ("kernel_initializer", "bias_initializer")
-    quick = {**config, "layers": [
-        {**item, "config": {**item["config"], **{k: "zeros" for k in keys if k in item["config"]}}}
-        if isinstance(item, dict) and item.get("class_name") == "Dense" and isinstance(item.get("config"), dict)
-        else item for item in config["layers"]]}
-    model = Sequential.from_config(quick)
+    declared = {"Dense": "input_dim", "Flatten": "input_shape"}
+    attribute = {"input_dim": "input_dim", "input_shape": "declared_input_shape"}
+    layers = []
+    for index, item in enumerate(config["layers"]):
+        if isinstance(item, dict) and isinstance(item.get("config"), dict):
+            changes = {k: "zeros" for k in keys if k in item["config"] and item.get("class_name") == "Dense"}
+            if index == 0 and declared.get(item.get("class_name")) in item["config"]:
+                changes[declared[item["class_name"]]] = None
+            item = {**item, "config": {**item["config"], **changes}}
+        layers.append(item)
+    model = Sequential.from_config({**config, "layers": layers})
+    first = config["layers"][0] if config["layers"] else {}
+    name = declared.get(first.get("class_name"))
+    stated = None
+    if name is not None and name in first["config"]:
+        original = LAYERS.get(first["class_name"])(**first["config"])  # checks the declared input
+        stated = getattr(original, attribute[name])
+    if stated is not None:
+        stated_shape = (stated,) if name == "input_dim" else tuple(stated)
+        if input_shape is None or tuple(input_shape) != stated_shape:
+            raise ValueError(f"the first layer declares input {list(stated_shape)}")
+    if input_shape is not None:
+        model.build(tuple(input_shape))
     for layer, item in zip(model.layers, config["layers"]):
         if item.get("class_name") == "Dense":
             for key in keys:
                 if key in item["config"]:
                     setattr(layer, key, get_initializer(item["config"][key], key))
+    if stated is not None:
+        setattr(model.layers[0], attribute[name], stated)
     return model
 
 
