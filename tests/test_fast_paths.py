@@ -200,6 +200,7 @@ def test_fused_step_returns_the_models_own_probabilities(output, loss, y):
 @pytest.mark.parametrize("values", [
     np.zeros((3, 4)), np.array([[1e38, 1e38, 1e38]], np.float32), np.array([[np.inf, -np.inf]]),
     np.array([[1.0, np.nan, 2.0]]), np.array([np.nan]), np.ones(5, np.float32), np.array([[-np.inf]]),
+    np.full((300, 300), 3e38, np.float32), np.full((300, 300), 1.0), np.pad([[np.nan]], ((0, 299), (0, 299))),
 ])
 def test_one_pass_finite_check_equals_isfinite(values):
     """Row sums overflow for [1e38]*3 in float32 although every value is finite: the check looks closer."""

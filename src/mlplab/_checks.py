@@ -94,9 +94,12 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
     return arr
 
 
-def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None) -> None:
-    """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`."""
+def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None, source=None) -> None:
+    """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`,
+    cast from `source` (then values that overflowed in the cast are reported as such)."""
     if arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
+        if source is not None:
+            as_array(name, source, arr.dtype, min_ndim=0)  # raises the overflow message if that is the cause
         bad = np.argwhere(~np.isfinite(arr))[0]
         bad[0] += first_row
         raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})",
@@ -104,7 +107,9 @@ def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None) -> 
 
 
 def _all_finite(arr: np.ndarray) -> bool:
+    global _all_finite
     from .engine import all_finite  # the one-pass check is one of the engine's speed tricks
+    _all_finite = all_finite  # imported on first use (the engine imports this module)
     return all_finite(arr)
 
 

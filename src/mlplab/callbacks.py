@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ._checks import check_number, invalid
+from ._checks import check_choice, check_number, invalid
 
 
 class Callback:
@@ -38,15 +38,21 @@ class History(Callback):
     def __init__(self):
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
-        self.gradient_norms: list[dict[str, float]] = []
-        self.activation_stats: list[dict[str, dict[str, float]]] = []
+        self._records: list = []  # per epoch, the engine's compact diagnostics, turned into dicts on first read
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
-        self.gradient_norms.append(self.model.gradient_norms())
-        self.activation_stats.append(self.model.activation_stats())
+        self._records.append(self.model._engine.diagnostics())
+
+    @property
+    def gradient_norms(self) -> list[dict[str, float]]:
+        return [record.gradient_norms() for record in self._records]
+
+    @property
+    def activation_stats(self) -> list[dict[str, dict[str, float]]]:
+        return [record.activation_stats() for record in self._records]
 
     def __getitem__(self, key):
         return self.history[key]
@@ -82,9 +88,7 @@ class ProgressBar(Callback):
 
 
 def _monitor_mode(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise invalid("mode", "'auto', 'min' or 'max'", mode)
-    if mode == "auto":
+    if check_choice("mode", mode, ("auto", "min", "max")) == "auto":
         return "max" if any(word in monitor for word in ("acc", "r2")) else "min"
     return mode
 

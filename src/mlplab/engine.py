@@ -24,7 +24,8 @@ import numpy as np
 
 from . import kernels
 from ._checks import invalid
-from .activations import Linear, Sigmoid, Softmax
+from .activations import Linear, ReLU, Sigmoid, Softmax, Tanh
+from .base import Layer
 from .layers import Activation, Dense
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .optimizers import Adam, AdamW
@@ -84,6 +85,13 @@ class Engine:
         lowest = next((i for i, layer in enumerate(self.layers) if layer.trainable and layer.params), None)
         self.lowest = None if lowest is None else self.layers[lowest]
         self.backward_layers = [] if lowest is None else self.layers[lowest:][::-1]
+        self.regularized = [layer for layer in self.layers if getattr(layer, "kernel_regularizer", None) is not None
+                            or type(layer).regularization_loss not in (Layer.regularization_loss,
+                                                                       Dense.regularization_loss)]
+        self.clipping = (optimizer := model.optimizer).clipnorm or optimizer.clipvalue or optimizer.global_clipnorm
+        self.weight_grads = [(layer.name, next(iter(layer.grads.values()))) for layer in model.layers if layer.grads]
+        self.watched = [(layer.name, layer.activation) for layer in self.layers
+                        if isinstance(getattr(layer, "activation", None), WATCHED_ACTIVATIONS)]
 
     def _pack(self):
         """Copy every trainable parameter, gradient and optimizer slot into one flat vector each and make
@@ -110,16 +118,16 @@ class Engine:
 
     def _restore_views(self, table: str):
         """Arrays a layer replaced since the last step go back into their place in the flat buffer."""
-        index = 2 if table == "params" else 3
-        for entry in self.entries:
-            layer, key, view = entry[0], entry[1], entry[index]
-            current = getattr(layer, table)[key]
+        for layer, key, params, grads in self.entries:
+            view = params if table == "params" else grads
+            store = layer.params if table == "params" else layer.grads
+            current = store[key]
             if current is not view:
                 current = np.asarray(current)
                 if current.shape != view.shape:
                     raise invalid(f"{layer.name}.{table}[{key!r}]", f"an array of shape {view.shape}", current)
                 view[...] = current
-                getattr(layer, table)[key] = view
+                store[key] = view
 
     # -- one step -------------------------------------------------------------------------------
     def train_step(self, x, y, sample_weight=None):
@@ -139,15 +147,25 @@ class Engine:
             finally:
                 self.lowest.needs_input_grad = True
             self._restore_views("grads")
-        loss += self.model.regularization_loss()
+        for layer in self.regularized:
+            loss += layer.regularization_loss()
         self.update()
         return loss, (out if self.fused_loss is None else self.fused_loss.p)
+
+    def diagnostics(self):
+        """This step's gradient norms and activation statistics, cheaply: small gradients copied and small
+        activations kept by reference (they are new arrays every step), large ones summarized now.
+        History turns them into per-layer dicts when it is read."""
+        grads = [(name, grad.copy() if grad.size <= KEPT else norm(grad)) for name, grad in self.weight_grads]
+        kept = [(name, activation, output if output.size <= KEPT else activation_statistic(activation, output))
+                for name, activation in self.watched if (output := getattr(activation, "output", None)) is not None]
+        return Diagnostics(grads, kept)
 
     def update(self):
         """The optimizer's rule once, on the flat buffers (Adam and AdamW in their folded form)."""
         optimizer = self.optimizer
         lr = optimizer.current_learning_rate
-        (grads,) = optimizer.clip([self.grads], self.parts)
+        grads = optimizer.clip([self.grads], self.parts)[0] if self.clipping else self.grads
         optimizer.iterations += 1
         if type(optimizer) in (Adam, AdamW):
             if type(optimizer) is AdamW:
@@ -204,6 +222,41 @@ def _packed_in(arrays, base, total, dtype) -> bool:
             return False
         offset += array.size
     return True
+
+
+WATCHED_ACTIVATIONS = (ReLU, Sigmoid, Tanh)
+KEPT = 1024  # diagnostics keep arrays up to this size for later, instead of summarizing them at once
+SMALL = 65536  # arrays up to this size are checked for NaN/inf directly
+
+
+class Diagnostics:
+    """One epoch's gradient norms and activation statistics, computed when first read."""
+
+    def __init__(self, grads, kept):
+        self.grads, self.kept = grads, kept
+
+    def gradient_norms(self) -> dict[str, float]:
+        return {name: value if isinstance(value, float) else norm(value) for name, value in self.grads}
+
+    def activation_stats(self) -> dict[str, dict[str, float]]:
+        return {name: value if isinstance(value, dict) else activation_statistic(activation, value)
+                for name, activation, value in self.kept}
+
+
+def norm(array) -> float:
+    flat = array.reshape(-1)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+def activation_statistic(activation, output) -> dict[str, float]:
+    """Dead ReLU units (zero for every sample of the batch) or saturated sigmoid (< 0.01 or > 0.99) /
+    tanh (|a| > 0.99) outputs, as a fraction."""
+    if isinstance(activation, ReLU):
+        alive = np.count_nonzero(output.reshape(-1, output.shape[-1]).any(axis=0))
+        return {"dead_relu": 1.0 - alive / output.shape[-1]}
+    if isinstance(activation, Sigmoid):
+        return {"saturated": np.count_nonzero(np.abs(output - 0.5) > 0.49) / output.size}
+    return {"saturated": np.count_nonzero(np.abs(output) > 0.99) / output.size}
 
 
 def _view(buffer, start, stop, shape, current):
@@ -280,7 +333,10 @@ def batches(rng, x, y, sample_weight, batch, shuffle):
 def all_finite(arr: np.ndarray) -> bool:
     """np.isfinite(arr).all() in one pass and without its temporary array of booleans: a NaN or ±inf
     makes its row's sum non-finite. The row sums are a matrix-vector product with ones, which BLAS does
-    on every core. Only a non-finite sum (or finite values overflowing it) calls for a closer look."""
+    on every core. Only a non-finite sum (or finite values overflowing it) calls for a closer look.
+    Small arrays take the direct test: for them the call overhead is all there is."""
+    if arr.size <= SMALL:
+        return bool(np.isfinite(arr).all())
     with np.errstate(over="ignore", invalid="ignore"):
         rows = arr.reshape(len(arr), -1) if arr.ndim > 1 and arr.size else arr.reshape(1, -1)
         if np.isfinite(rows @ np.ones(rows.shape[1], rows.dtype)).all():

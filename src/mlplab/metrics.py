@@ -37,7 +37,6 @@ class Metric:
         return self.total / self.count if self.count else float("nan")
 
     def get_config(self) -> dict:
-        """The constructor arguments (what METRICS.serialize writes into a compile config)."""
         return {}
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
@@ -59,7 +58,7 @@ class Accuracy(Metric):
         self.threshold = threshold
         super().__init__()
 
-    def get_config(self) -> dict:
+    def get_config(self):
         return {"threshold": self.threshold}
 
     def update(self, y_true, y_pred, sample_weight=None):

@@ -8,9 +8,9 @@ import numpy as np
 
 from . import training
 from ._checks import as_array, check_finite, invalid, make_rng, resolve_dtype
-from .activations import Sigmoid, Tanh, ReLU
 from .base import Layer, copy_weights
-from .engine import check_output_matches_loss, forward_inference, fused_loss_name, pack
+from .engine import (WATCHED_ACTIVATIONS, activation_statistic, check_output_matches_loss, forward_inference,
+                     fused_loss_name, norm, pack)
 from .layers import Dense, declared_input_shape, layer_from_config
 from .losses import LOSSES, get_loss
 from .metrics import METRICS, Accuracy, get_metric
@@ -105,7 +105,7 @@ class Sequential:
         inference mode none stores anything."""
         x = np.asarray(x, dtype=self.dtype)
         if not self.built:
-            self._check_x(x)
+            self.check_input(x)
             self.build(x.shape[1:])
         for layer in self.layers:
             x = layer.forward(x, training)
@@ -122,7 +122,7 @@ class Sequential:
 
     def layer_outputs(self, x) -> list[np.ndarray]:
         """Each layer's output for inputs `x`, in inference mode (what plots of hidden layers show)."""
-        x = self._check_x(x)
+        x = self.check_input(x)
         if not self.built:
             self.build(x.shape[1:])
         outputs = []
@@ -229,24 +229,26 @@ class Sequential:
         cache). A row's output does not depend on the other rows, up to float rounding.
         """
         training.check_batch_size(batch_size)
-        x = self._check_x(x, finite=False)
+        source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
         rows = batch_size or PREDICT_ROWS
         if len(x) <= rows:  # one chunk: no output buffer to fill
-            check_finite("x", x)
+            check_finite("x", x, source=source)
             return forward_inference(self.layers, x)
         output = None
         for start in range(0, len(x), rows):
             chunk = x[start:start + rows]
-            check_finite("x", chunk, start, whole=x)  # checked where it is read, while it is in cache
+            check_finite("x", chunk, start, whole=x, source=source)  # checked where it is read, while in cache
             result = forward_inference(self.layers, chunk)
             if output is None:
                 output = np.empty((len(x), *result.shape[1:]), result.dtype)
             output[start:start + len(result)] = result
         return output
 
-    def _check_x(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+    def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+        """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
+        naming `name`. Builds nothing."""
         if not self.layers:
             raise ValueError("The model has no layers: add some (Sequential([...]) or model.add(...)) first.")
         x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
@@ -261,12 +263,7 @@ class Sequential:
     # -- diagnostics ----------------------------------------------------------------------------
     def gradient_norms(self) -> dict[str, float]:
         """‖dL/dW‖₂ of each layer's first parameter (its weight), from the last backward pass."""
-        norms = {}
-        for layer in self.layers:
-            if layer.grads:
-                grad = next(iter(layer.grads.values())).reshape(-1)
-                norms[layer.name] = math.sqrt(float(np.dot(grad, grad)))
-        return norms
+        return {layer.name: norm(next(iter(layer.grads.values()))) for layer in self.layers if layer.grads}
 
     def activation_stats(self) -> dict[str, dict[str, float]]:
         """From the last forward pass: dead ReLU units (zero for every sample in the batch) and
@@ -275,16 +272,8 @@ class Sequential:
         for layer in self.layers:
             activation = getattr(layer, "activation", None)
             output = getattr(activation, "output", None)
-            if output is None:
-                continue
-            if isinstance(activation, ReLU):
-                alive = np.count_nonzero(output.reshape(-1, output.shape[-1]).any(axis=0))
-                stats[layer.name] = {"dead_relu": 1.0 - alive / output.shape[-1]}
-            elif isinstance(activation, Sigmoid):
-                saturated = np.count_nonzero(np.abs(output - 0.5) > 0.49)
-                stats[layer.name] = {"saturated": saturated / output.size}
-            elif isinstance(activation, Tanh):
-                stats[layer.name] = {"saturated": np.count_nonzero(np.abs(output) > 0.99) / output.size}
+            if output is not None and isinstance(activation, WATCHED_ACTIVATIONS):
+                stats[layer.name] = activation_statistic(activation, output)
         return stats
 
     # -- display and config ---------------------------------------------------------------------
