@@ -319,3 +319,22 @@ class Sequential:
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
+
+    # -- files (mlplab.io, mlplab.onnx_export: loaded on first use) -------------------------------
+    def save(self, path, include_optimizer=None) -> None:
+        """Write the model to one file that can never run code (see mlplab.io); reload with ml.load_model."""
+        from .io import save_model
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        from .io import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        from .io import load_weights
+        load_weights(self, path)
+
+    def export_onnx(self, path) -> None:
+        """Write an ONNX graph of the model in inference mode (needs `pip install mlplab[onnx]`)."""
+        from .onnx_export import export_onnx
+        export_onnx(self, path)
