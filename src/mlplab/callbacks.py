@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ._checks import check_number, invalid
+from ._checks import check_choice, check_number, invalid
 
 
 class Callback:
@@ -88,9 +88,7 @@ class ProgressBar(Callback):
 
 
 def _monitor_mode(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise invalid("mode", "'auto', 'min' or 'max'", mode)
-    if mode == "auto":
+    if check_choice("mode", mode, ("auto", "min", "max")) == "auto":
         return "max" if any(word in monitor for word in ("acc", "r2")) else "min"
     return mode
 

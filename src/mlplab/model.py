@@ -105,7 +105,7 @@ class Sequential:
         inference mode none stores anything."""
         x = np.asarray(x, dtype=self.dtype)
         if not self.built:
-            self._check_x(x)
+            self.check_input(x)
             self.build(x.shape[1:])
         for layer in self.layers:
             x = layer.forward(x, training)
@@ -122,7 +122,7 @@ class Sequential:
 
     def layer_outputs(self, x) -> list[np.ndarray]:
         """Each layer's output for inputs `x`, in inference mode (what plots of hidden layers show)."""
-        x = self._check_x(x)
+        x = self.check_input(x)
         if not self.built:
             self.build(x.shape[1:])
         outputs = []
@@ -229,7 +229,7 @@ class Sequential:
         cache). A row's output does not depend on the other rows, up to float rounding.
         """
         training.check_batch_size(batch_size)
-        source, x = x, self._check_x(x, finite=self.built is False)  # unbuilt: built only for valid input
+        source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
         rows = batch_size or PREDICT_ROWS
@@ -246,7 +246,9 @@ class Sequential:
             output[start:start + len(result)] = result
         return output
 
-    def _check_x(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+    def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+        """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
+        naming `name`. Builds nothing."""
         if not self.layers:
             raise ValueError("The model has no layers: add some (Sequential([...]) or model.add(...)) first.")
         x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
@@ -317,3 +319,22 @@ class Sequential:
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
+
+    # -- files (mlplab.io, mlplab.onnx_export: loaded on first use) -------------------------------
+    def save(self, path, include_optimizer=None) -> None:
+        """Write the model to one file that can never run code (see mlplab.io); reload with ml.load_model."""
+        from .io import save_model
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        from .io import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        from .io import load_weights
+        load_weights(self, path)
+
+    def export_onnx(self, path) -> None:
+        """Write an ONNX graph of the model in inference mode (needs `pip install mlplab[onnx]`)."""
+        from .onnx_export import export_onnx
+        export_onnx(self, path)

@@ -98,7 +98,7 @@ def _split_validation(model, x, y, w, validation_split, validation_data):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
             raise invalid("validation_data", "a tuple (x_val, y_val) or (x_val, y_val, sample_weight_val)",
                           validation_data)
-        x_val = model._check_x(validation_data[0], "validation_data[0]")
+        x_val = model.check_input(validation_data[0], "validation_data[0]")
         y_val = check_targets(model, x_val, validation_data[1], "validation_data[1]")
         w_val = None if len(validation_data) == 2 else sample_weights(
             model, y_val, validation_data[2], None, len(x_val), "validation_data[2]")
@@ -137,7 +137,7 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
         if not isinstance(callback, Callback):
             raise TypeError(f"Invalid type for argument `callbacks`: expected ml.Callback instances. "
                             f"Received: {callback!r}.")
-    x = model._check_x(x)
+    x = model.check_input(x)
     y = check_targets(model, x, y)
     w = sample_weights(model, y, sample_weight, class_weight, len(x))
     x, y, w, validation, n_val = _split_validation(model, x, y, w, validation_split, validation_data)
@@ -222,7 +222,7 @@ def train_step(model, xb, yb, sample_weight=None):
 def evaluate(model, x, y, *, batch_size, verbose, sample_weight=None):
     require_compiled(model, "evaluate")
     check_batch_size(batch_size)
-    x = model._check_x(x)
+    x = model.check_input(x)
     y = check_targets(model, x, y)
     w = sample_weights(model, y, sample_weight, None, len(x))
     if not model.built:

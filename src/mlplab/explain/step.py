@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_number, invalid
+from .._checks import check_bool, check_number, invalid
 from ..activations import Softmax, activation_name
 from ..initializers import RandomNormal
 from ..layers import Activation, Dense
@@ -169,9 +169,8 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
     if learning_rate is None:
         learning_rate = model.optimizer.current_learning_rate if model.compiled else 0.01
     learning_rate = float(check_number("learning_rate", learning_rate, low=0.0))
-    if not isinstance(update, bool):
-        raise TypeError(f"Invalid type for argument `update`: expected True or False. Received: update={update!r}.")
-    x = model._check_x(x)
+    check_bool("update", update)
+    x = model.check_input(x)
     if not model.built:
         model.build(x.shape[1:])
     y = loss_fn.check_targets(y, model.output_shape, model.dtype)  # the same checks as fit
