@@ -147,4 +147,4 @@ def test_sweep_command_names_a_missing_target_column(tmp_path, capsys):
     path = tmp_path / "data.csv"
     path.write_text("a,b\n1,2\n3,4\n")
     assert ml.cli.main(["sweep", str(path), "--target", "c"]) == 2
-    assert "`--target`" in capsys.readouterr().err
+    assert "no target column 'c'" in capsys.readouterr().err

@@ -23,6 +23,7 @@ COMMANDS = [
     ("predict", "mlplab.commands.model_files:add_predict_parser"),
     ("inspect", "mlplab.commands.model_files:add_inspect_parser"),
     ("export", "mlplab.commands.model_files:add_export_parser"),
+    ("sweep", "mlplab.sweeps:add_sweep_parser"),
 ]
 EXAMPLES = {  # epilogs for commands that do not set their own
     "lessons": "examples:\n  mlplab lessons list\n  mlplab lessons run numpy-networks --quick --out lessons_out",
@@ -100,9 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     from mlplab.explain import add_parser as add_explain_parser
 
     add_explain_parser(sub)
-    from mlplab.sweeps import add_sweep_parser
-
-    add_sweep_parser(sub)
     for name, command in sub.choices.items():
         if not command.epilog and name in EXAMPLES:
             command.epilog = EXAMPLES[name]

@@ -247,57 +247,27 @@ def _describe(params) -> str:
 
 
 # -- the command line: mlplab sweep DATA --target COLUMN ... --------------------------------------------
-def read_csv(path, target):
-    """Features (float array) and target of a CSV file with a header row; every column but `target`
-    must be numeric. The target stays text unless every value is a number."""
-    try:
-        with open(path, newline="", encoding="utf-8") as file:
-            rows = list(csv.reader(file))
-    except OSError as err:
-        raise invalid("DATA", "a readable CSV file", f"{path} ({err.strerror})") from None
-    if len(rows) < 2:
-        raise invalid("DATA", "a CSV file with a header row and at least one data row", path)
-    header, body = rows[0], [r for r in rows[1:] if r]
-    if target not in header:
-        raise invalid("--target", f"a column of {path}: {', '.join(header)}", target)
-    column = header.index(target)
-    features = [i for i in range(len(header)) if i != column]
-    x = np.empty((len(body), len(features)))
-    for line, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise invalid("DATA", f"{len(header)} values on every line of {path}", f"{len(row)} on line {line}")
-        for j, i in enumerate(features):
-            try:
-                x[line - 2, j] = float(row[i])
-            except ValueError:
-                raise invalid("DATA", f"numbers in feature column {header[i]!r} of {path}",
-                              f"{row[i]!r} on line {line}") from None
-    labels = [row[column] for row in body]
-    try:
-        y = np.array([float(v) for v in labels])
-    except ValueError:
-        y = np.array(labels)
-    return x, y, [header[i] for i in features]
-
-
 def add_sweep_parser(subparsers) -> None:
     """Register `mlplab sweep` on the CLI's subparsers."""
-    parser = subparsers.add_parser("sweep", help="cross-validate MLPs over a grid of hidden sizes and activations")
-    parser.add_argument("data", metavar="DATA", help="CSV file with a header row")
+    parser = subparsers.add_parser(
+        "sweep", help="cross-validate MLPs over a grid of hidden sizes and activations (locally or on Dask)",
+        epilog="examples:\n  mlplab sweep data.csv --target label --hidden 1 2 4 100 --activation sigmoid relu\n"
+               "  mlplab sweep data.csv --target label --hidden 4 4,4 --cv 10 --dask local")
+    parser.add_argument("data", metavar="DATA", help="CSV file with a header row (or .npz with x and y)")
     parser.add_argument("--target", required=True, help="name of the column to predict")
-    parser.add_argument("--hidden", nargs="+", default=[(100,)], type=_sizes, metavar="UNITS",
+    parser.add_argument("--hidden", nargs="+", default=None, type=_sizes, metavar="UNITS",
                         help="hidden layer sizes to try; 4,4 is two layers of 4 (default: 100)")
-    parser.add_argument("--activation", nargs="+", default=["relu"], help="activations to try (default: relu)")
+    parser.add_argument("--activation", nargs="+", default=["relu"], help="activations to try")
     parser.add_argument("--learning-rate", nargs="+", type=float, default=[0.001], help="learning_rate_init values")
-    parser.add_argument("--solver", default="adam", help="sgd, adam, rmsprop, adagrad or adamw (default: adam)")
-    parser.add_argument("--max-iter", type=int, default=200, help="epochs per fit at most (default: 200)")
+    parser.add_argument("--solver", default="adam", help="sgd, adam, rmsprop, adagrad or adamw")
+    parser.add_argument("--max-iter", type=int, default=200, help="epochs per fit at most")
     parser.add_argument("--task", choices=["auto", "classification", "regression"], default="auto")
-    parser.add_argument("--cv", type=int, default=5, help="number of cross-validation folds (default: 5)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every trial (default: 0)")
+    parser.add_argument("--cv", type=int, default=5, help="number of cross-validation folds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the folds and of every trial")
     parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: joblib's, or all of Dask's)")
     parser.add_argument("--dask", default=None, metavar="local|tcp://HOST:PORT", help="run the trials on Dask")
-    parser.add_argument("--out", default="sweep.csv", help="results CSV, resumed if it exists (default: sweep.csv)")
-    parser.add_argument("--plot", default="sweep.png", help="plot file; '' for none (default: sweep.png)")
+    parser.add_argument("--out", default="sweep.csv", help="results CSV, resumed if it exists")
+    parser.add_argument("--plot", default="sweep.png", help="plot file; '' for none")
     parser.set_defaults(run=run_sweep_command)
 
 
@@ -312,16 +282,16 @@ def _sizes(text: str) -> tuple:
 
 
 def run_sweep_command(args) -> int:
+    from .commands import data as tabular
     from .estimators import MLPClassifier, MLPRegressor
 
-    x, y, _ = read_csv(args.data, args.target)
-    task = args.task
-    if task == "auto":
-        from sklearn.utils.multiclass import type_of_target
-
-        task = "classification" if type_of_target(y) in ("binary", "multiclass") else "regression"
+    table = tabular.read_table(args.data)  # the reader of `mlplab train`: CSV with a header, or .npz
+    values = tabular.target_values(table, args.target)
+    x = tabular.features(table, [name for name in table.names if name != args.target])
+    y = np.array(values)
+    task = tabular.infer_task(values) if args.task == "auto" else args.task
     model = (MLPClassifier if task == "classification" else MLPRegressor)(solver=args.solver, max_iter=args.max_iter)
-    grid = {"hidden_layer_sizes": args.hidden, "activation": args.activation, "learning_rate_init": args.learning_rate}
+    grid = {"hidden_layer_sizes": args.hidden or [(100,)], "activation": args.activation, "learning_rate_init": args.learning_rate}
     started = time.perf_counter()
     rows = sweep(x, y, grid, estimator=model, cv=args.cv, seed=args.seed, n_jobs=args.jobs, dask=args.dask,
                  results=args.out, plot=args.plot or None, verbose=1)
