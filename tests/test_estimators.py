@@ -292,3 +292,31 @@ def test_a_failed_fit_leaves_the_fitted_estimator_as_it_was():
     assert list(clf.classes_) == before[0] and clf.loss_curve_ == before[2]
     for now, then in zip(clf.coefs_, before[1]):
         np.testing.assert_array_equal(now, then)
+
+
+def test_save_writes_an_mlplab_model_file_that_load_and_the_cli_read(tmp_path, capsys):
+    import mlplab as ml
+
+    x, y = blobs(120)
+    clf = MLPClassifier(hidden_layer_sizes=(6, 5), max_iter=30, learning_rate_init=0.01, random_state=0).fit(x, y)
+    path = tmp_path / "blobs.safetensors"
+    clf.save(path)
+    assert ml.load_model(path).preprocessing["class_labels"] == ["blue", "green", "red"]
+    loaded = MLPClassifier.load(path)
+    assert loaded.hidden_layer_sizes == (6, 5) and list(loaded.classes_) == ["blue", "green", "red"]
+    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
+    assert loaded.score(x, y) == clf.score(x, y)
+    loaded.partial_fit(x, y)  # the saved optimizer state continues
+    assert loaded.model_.optimizer.iterations > clf.model_.optimizer.iterations
+
+    data = tmp_path / "new.csv"
+    data.write_text("x0,x1\n" + "\n".join(f"{a!r},{b!r}" for a, b in x[:5].tolist()) + "\n")
+    assert ml.cli.main(["predict", str(path), str(data)]) == 0
+    predicted = [line.split(",")[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert predicted == list(clf.predict(x[:5]))
+
+    regressor = MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(x, x[:, 0])
+    regressor.save(tmp_path / "r.safetensors")
+    np.testing.assert_array_equal(MLPRegressor.load(tmp_path / "r.safetensors").predict(x), regressor.predict(x))
+    with pytest.raises(ValueError, match="regression model"):
+        MLPClassifier.load(tmp_path / "r.safetensors")

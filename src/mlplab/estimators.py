@@ -326,6 +326,54 @@ class _BaseMLP(BaseEstimator):
     def _set_labels(self, labels) -> None:
         """Keep what _encode_targets found out about the labels (nothing for a regressor)."""
 
+    # -- mlplab model files -------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the trained network to an mlplab model file (safetensors: no pickle, no code), with
+        the task, class labels and feature names as its preprocessing, so that `ml.load_model`,
+        `mlplab predict/inspect/export` and `load` can use it. The training settings are not saved."""
+        from mlplab.io import save_model
+
+        check_is_fitted(self)
+        preprocessing = {"task": "classification" if self._is_classifier else "regression"}
+        if self._is_classifier:
+            if self._label_binarizer.y_type_ == "multilabel-indicator":
+                raise ValueError("A multi-label classifier cannot be saved to a model file yet (its file would "
+                                 "name no classes): pickle it with joblib instead.")
+            preprocessing["class_labels"] = [c.item() if hasattr(c, "item") else c for c in self.classes_]
+        if hasattr(self, "feature_names_in_"):
+            preprocessing["feature_names"] = [str(name) for name in self.feature_names_in_]
+        save_model(self.model_, path, preprocessing=preprocessing)
+
+    @classmethod
+    def load(cls, path):
+        """An estimator around the network saved at `path` (by `save`, or a model with the same kind of
+        output): it predicts and scores, and partial_fit continues with the saved optimizer state.
+        hidden_layer_sizes and dtype come from the network; the other parameters are the defaults."""
+        from mlplab.io import load_model
+
+        model = load_model(path)
+        preprocessing = model.preprocessing or {}
+        task = "classification" if cls._is_classifier else "regression"
+        if preprocessing.get("task") not in (None, task):
+            raise ValueError(f"Invalid value for argument `path`: expected a {task} model file for {cls.__name__}. "
+                             f"Received: {path}, a {preprocessing['task']} model.")
+        dense = [layer for layer in model.layers if isinstance(layer, ml.Dense)]
+        estimator = cls(hidden_layer_sizes=tuple(layer.units for layer in dense[:-1]), dtype=model.dtype.name)
+        if cls._is_classifier:
+            labels = preprocessing.get("class_labels")
+            if labels is None:
+                units = dense[-1].units
+                labels = list(range(2 if units == 1 else units))
+            estimator._set_labels(LabelBinarizer().fit(np.asarray(labels)))
+        estimator.model_, estimator.n_features_in_ = model, model.input_shape[0]
+        if preprocessing.get("feature_names"):
+            estimator.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
+        estimator.loss_curve_, estimator.validation_loss_curve_, estimator.validation_scores_ = [], [], None
+        estimator.best_loss_, estimator._best_value, estimator._no_improvement_count = np.inf, -np.inf, 0
+        estimator.best_validation_score_ = estimator.best_validation_loss_ = None
+        estimator.n_iter_ = estimator.t_ = 0
+        return estimator
+
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
