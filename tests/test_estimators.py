@@ -48,16 +48,30 @@ def same_start(ours, theirs, x, y):
         est.loss_curve_, est.best_loss_, est._no_improvement_count = [], np.inf, 0
 
 
-@pytest.mark.parametrize("solver", ["sgd", "adam"])
-def test_regressor_takes_scikit_learns_steps(solver):
+@pytest.mark.parametrize("ours, theirs", [(MLPClassifier, "MLPClassifier"), (MLPRegressor, "MLPRegressor")])
+def test_every_scikit_learn_parameter_with_its_default(ours, theirs):
+    import inspect
+
+    import sklearn.neural_network
+
+    expected = inspect.signature(getattr(sklearn.neural_network, theirs)).parameters
+    ours_params = inspect.signature(ours).parameters
+    assert [name for name in ours_params if name in expected] == list(expected)  # same names, same order
+    assert all(ours_params[name].default == expected[name].default for name in expected)
+
+
+@pytest.mark.parametrize("solver, schedule", [("sgd", "constant"), ("sgd", "invscaling"), ("sgd", "adaptive"),
+                                              ("adam", "constant")])
+def test_regressor_takes_scikit_learns_steps(solver, schedule):
     from sklearn.neural_network import MLPRegressor as SkRegressor
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4))
     y = x @ [1.0, -2.0, 0.5, 0.0] + 0.1 * rng.normal(size=60)
     settings = dict(hidden_layer_sizes=(5, 3), activation="tanh", solver=solver, alpha=1e-2, batch_size=60,
-                    learning_rate_init=0.01, shuffle=False, tol=1e-3, n_iter_no_change=3, warm_start=True,
-                    max_iter=1, random_state=0)
+                    learning_rate=schedule, learning_rate_init=0.01, power_t=0.25, shuffle=False,
+                    tol=1e-2 if schedule == "adaptive" else 1e-3, n_iter_no_change=3, warm_start=True, max_iter=1,
+                    random_state=0)
     ours, theirs = MLPRegressor(**settings, dtype="float64"), SkRegressor(**settings)
     same_start(ours, theirs, x, y)
     for est in (ours, theirs):
@@ -66,6 +80,9 @@ def test_regressor_takes_scikit_learns_steps(solver):
     # Adam: mlplab adds ε to √v̂ (PyTorch's form), scikit-learn to √v, which differs by ~1e-6 here
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-6 if solver == "sgd" else 1e-4)
     assert ours.n_iter_ == theirs.n_iter_ < 300  # the same stopping rule ended both
+    if schedule != "constant":  # the schedule changed the rate (the core's SGD rate is half: MSE has no ½)
+        assert 2 * ours.model_.optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate)
+        assert theirs._optimizer.learning_rate < 0.01
     np.testing.assert_allclose(ours.predict(x), theirs.predict(x), rtol=1e-6 if solver == "sgd" else 1e-3, atol=1e-8)
 
 

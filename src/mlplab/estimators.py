@@ -37,6 +37,7 @@ from mlplab._checks import check_number, invalid
 SKLEARN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
 SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
 MONITORS = ("val_score", "val_loss")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
 
 class _Stopping(ml.Callback):
@@ -77,8 +78,17 @@ class _Stopping(ml.Callback):
             if est.verbose:
                 print(f"Validation score: {score:f}, validation loss: {val_loss:.8f}")
         est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+        schedule = est.learning_rate if est.solver == "sgd" else "constant"
+        if schedule == "invscaling":  # scikit-learn's lr_init / (t + 1)^power_t, t = samples seen
+            est._set_learning_rate(est.learning_rate_init / (est.t_ + 1) ** est.power_t)
         if est._no_improvement_count > est.n_iter_no_change:
-            self.stopped = model.stop_training = True
+            if schedule == "adaptive" and est._learning_rate > 1e-6:  # divide by 5 and go on, as scikit-learn
+                est._set_learning_rate(est._learning_rate / 5)
+                est._no_improvement_count = 0
+                if est.verbose:
+                    print(f"No improvement for {est.n_iter_no_change + 1} epochs: learning rate {est._learning_rate:f}")
+            else:
+                self.stopped = model.stop_training = True
 
 
 class _BaseMLP(BaseEstimator):
@@ -87,17 +97,19 @@ class _BaseMLP(BaseEstimator):
     _scale = 1.0  # the core's loss divided by scikit-learn's (2 for squared error: mlplab's MSE has no ½)
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
-                 dtype="float32"):
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_normalization=False,
+                 monitor="val_score", dtype="float32"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -112,6 +124,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.batch_normalization = batch_normalization
         self.monitor = monitor
@@ -154,6 +167,10 @@ class _BaseMLP(BaseEstimator):
         check("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         check("epsilon", self.epsilon, low=0.0, low_open=True)
         check("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        check("power_t", self.power_t, low=0.0)
+        check("max_fun", self.max_fun, low=1, integer=True)
+        if self.learning_rate not in LEARNING_RATES:
+            raise invalid("learning_rate", f"one of {LEARNING_RATES} (used by solver='sgd')", self.learning_rate)
         self._dtype(np.empty(0))
         if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral)
                                               and not isinstance(self.batch_size, bool) and self.batch_size >= 1)):
@@ -278,6 +295,10 @@ class _BaseMLP(BaseEstimator):
                     layer.kernel_regularizer = ml.L2(self._l2) if self._l2 else None
         if not (incremental and getattr(self.model_, "compiled", False)):
             self.model_.compile(optimizer=self._make_optimizer(), loss=self._core_loss())  # fresh optimizer state
+            self._learning_rate = self.learning_rate_init
+        elif not hasattr(self, "_learning_rate"):  # loaded from a file: the saved optimizer's rate
+            rate = self.model_.optimizer.learning_rate
+            self._learning_rate = rate * self._scale if isinstance(rate, float) else self.learning_rate_init
         self._n_train = n
         self.n_iter_ = 0
         stopping = _Stopping(self, validation, self._scale)
@@ -290,6 +311,19 @@ class _BaseMLP(BaseEstimator):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _set_learning_rate(self, rate) -> None:
+        """scikit-learn's SGD learning rate (schedules change it between epochs), in the core's units.
+
+        mlplab's momentum (PyTorch's form) keeps velocity ← μ·velocity + g and steps by lr·velocity;
+        scikit-learn keeps lr inside its velocity. So a new rate rescales the velocity by old/new rate:
+        the step in flight stays as it was and the new rate applies to new gradients only, as there."""
+        optimizer = self.model_.optimizer
+        if isinstance(optimizer, ml.SGD) and optimizer.momentum and rate > 0:
+            for slots in optimizer.state.values():  # in place: during fit the engine trains on these arrays
+                slots["velocity"] *= self._learning_rate / rate
+        self._learning_rate = rate
+        optimizer.learning_rate = rate / self._scale
 
     def _dtype(self, X):
         """The network's float type: `dtype`, or with dtype=None the input's (float32 or float64)."""
@@ -399,17 +433,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _is_classifier = True
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
-                 batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
-                 dtype="float32", class_weight=None):
+                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_normalization=False,
+                 monitor="val_score", dtype="float32", class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-                         learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
                          momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, dropout=dropout,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dropout=dropout,
                          batch_normalization=batch_normalization, monitor=monitor, dtype=dtype)
         self.class_weight = class_weight
 
@@ -487,17 +522,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _SKLEARN_LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0)}
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, dropout=0.0, batch_normalization=False, monitor="val_score",
-                 dtype="float32"):
+                 alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+                 momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0,
+                 batch_normalization=False, monitor="val_score", dtype="float32"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-                         learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
+                         learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+                         max_iter=max_iter, shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,
                          momentum=momentum, nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         n_iter_no_change=n_iter_no_change, dropout=dropout,
+                         n_iter_no_change=n_iter_no_change, max_fun=max_fun, dropout=dropout,
                          batch_normalization=batch_normalization, monitor=monitor, dtype=dtype)
         self.loss = loss
 
