@@ -106,6 +106,17 @@ def test_bad_parameters_fail_before_any_trial(data):
         ml.sweep(x, y, {}, estimator=small())
 
 
+def test_a_pipelines_nested_random_state_gets_the_trial_seed(data):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = data
+    pipe = make_pipeline(StandardScaler(), small())
+    rows = ml.sweep(x, y, {"mlpclassifier__hidden_layer_sizes": [(2,)]}, estimator=pipe, standardize=False, cv=2)
+    direct = ml.sweep(x, y, {"hidden_layer_sizes": [(2,)]}, estimator=small(), cv=2)
+    assert rows[0]["mean_score"] == direct[0]["mean_score"] and rows[0]["seed"] == direct[0]["seed"]
+
+
 def test_random_search_samples_n_iter_points(data):
     x, y = data
     rows = ml.sweep(x, y, {"hidden_layer_sizes": [(1,), (2,), (3,), (4,)], "alpha": [1e-4, 1e-2]},

@@ -120,8 +120,9 @@ def run_trial(estimator, trial, x, y, folds, scoring=None, standardize=True) -> 
     from threadpoolctl import threadpool_limits
 
     model = clone(estimator).set_params(**trial["params"])
-    if "random_state" in model.get_params():
-        model.set_params(random_state=trial["seed"])
+    # the trial's seed for every random_state, nested ones of a Pipeline included
+    model.set_params(**{name: trial["seed"] for name in model.get_params()
+                        if name == "random_state" or name.endswith("__random_state")})
     if standardize:
         model = make_pipeline(StandardScaler(), model)
     with threadpool_limits(limits=1), warnings.catch_warnings():
