@@ -197,7 +197,10 @@ def read_array_pickle(stream):
         raise ValueError(message if message.startswith(stream.name) else f"{stream.name}: {message}") from None
     except pickle.UnpicklingError as err:
         raise ValueError(f"{stream.name}: {err}.") from None
-    except (EOFError, IndexError, KeyError, TypeError, AttributeError, OverflowError, MemoryError,
+    except KeyError as err:  # the pure-Python unpickler's lookup of an unknown instruction byte
+        raise ValueError(f"{stream.name}: not a pickle (unknown instruction byte {err}); the file is damaged or "
+                         "not a pickle.") from None
+    except (EOFError, IndexError, TypeError, AttributeError, OverflowError, MemoryError,
             UnicodeDecodeError) as err:
         raise ValueError(f"{stream.name}: not a readable array pickle ({type(err).__name__}: {err}); the file is "
                          "damaged, truncated or not a pickle.") from None
