@@ -174,7 +174,7 @@ def _figures(ctx, errors, digits):
     ctx.figure(fig, "digits", "Listing 4.5: the 5×4 bitmaps, the network's outputs ×3, and the query bitmap.")
 
 
-@lesson("numpy-networks", "Seed 004: NumPy networks — 3-1, 3-4-1, a ReLU forward pass and 5×4 digits", SEED,
+@lesson("numpy-networks", "NumPy networks — 3-1, 3-4-1, a ReLU forward pass and 5×4 digits", SEED,
         "The seed's raw-NumPy programs rebuilt from mlplab layers: same initial weights (np.random.seed(1)), "
         "same update rule, same printed numbers.")
 def numpy_networks(ctx):
