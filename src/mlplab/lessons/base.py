@@ -152,10 +152,22 @@ def readable(fig) -> None:
             fig.tight_layout()
         except (ValueError, RuntimeError):
             pass
+    _fit_titles(fig)
     # After the layout, so the axes keep their size; saving with bbox_inches="tight" takes the legends in.
     one_column = len({round(ax.get_position().x0, 2) for ax in fig.axes}) <= 1
     for ax in fig.axes:
         _legend_off_the_data(fig, ax, sizes["legend"], one_column)
+
+
+def _fit_titles(fig) -> None:
+    """Shrink a title wider than its axes, so side-by-side titles never run into each other."""
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        title = ax.title
+        if title.get_text():
+            width, room = title.get_window_extent(renderer).width, ax.get_window_extent(renderer).width * 1.1
+            if width > room > 0:
+                title.set_fontsize(title.get_fontsize() * room / width)
 
 
 def _legend_off_the_data(fig, ax, fontsize: float, one_column: bool) -> None:
