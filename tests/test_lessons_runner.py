@@ -17,6 +17,7 @@ import pytest
 from mlplab.cli import main
 from mlplab.datasets import mnist as mnist_module
 from mlplab.lessons import base, lectures, run_lessons
+from mlplab.lessons.figures import readable
 from mlplab.lessons.report import load_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -176,7 +177,7 @@ def test_figures_are_sized_for_the_report_and_legends_leave_the_data(tmp_path):
     for ax in axes:
         ax.plot(np.arange(10), label="data")
         ax.legend()
-    base.readable(fig)
+    readable(fig)
     for ax in axes:
         # 15 in at 100 dpi is shown 900 px wide: text is enlarged by 15 * 100 / 900.
         assert ax.xaxis.get_ticklabels()[0].get_fontsize() == pytest.approx(11 * 15 * 100 / 900)
