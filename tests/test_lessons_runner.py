@@ -164,7 +164,8 @@ def test_labels_and_rounding():
     assert lectures.format_value("mlp_test_accuracy", 1.0) == "100%"
     assert lectures.format_value("xor_hidden_outputs", [0.0014131, 0.99530001]) == "[0.001413, 0.9953]"
     assert lectures.format_value("list_size", 1_000_000) == "1,000,000"
-    assert lectures.format_value("sigmoid_gradient_ratio", 123456.0) == "1.235e+05"
+    assert lectures.format_value("loop_value", 250012.34567) == "250,012.3"
+    assert lectures.format_value("sigmoid_gradient_ratio", 5.459e-06) == "5.459e-06"
     for keys in lectures.PRINTED.values():
         assert all("_" not in lectures.label(k) for k in keys)
 

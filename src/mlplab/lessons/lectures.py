@@ -86,6 +86,21 @@ LABELS = {
     "max_weight_difference_random_init": "largest weight difference, random start",
     "zero_init_spread": "zero start: spread between hidden units",
     "random_init_spread": "random start: spread between hidden units",
+    "node": "hidden units",
+    "reference_test_accuracy": "the lecture's NumPy class: test accuracy",
+    "zero_init_train_accuracy": "zero start: training accuracy",
+    "zero_init_test_accuracy": "zero start: test accuracy",
+    "random_init_train_accuracy": "random start: training accuracy",
+    "random_init_test_accuracy": "random start: test accuracy",
+    "train_accuracy": "training accuracy",
+    "test_accuracy": "test accuracy",
+    "test_loss": "test loss",
+    "slope": "learned boundary: slope",
+    "intercept": "learned boundary: intercept",
+    "true_slope": "true boundary: slope",
+    "true_intercept": "true boundary: intercept",
+    "hidden_line_accuracy": "accuracy of the output's line in the hidden space",
+    "single_neuron_accuracy": "one neuron, no hidden layer: accuracy",
     "mse_predicting_zero": "MSE of predicting 0 everywhere",
     "seconds": "training time (s)",
     "seconds_per_epoch": "time per epoch (s)",
@@ -152,8 +167,10 @@ def _number(value, percent: bool) -> str:
             return f"{value:.1%}".replace(".0%", "%")
         if value == 0:
             return "0"
-        if abs(value) >= 1e5 or abs(value) < 1e-3:
+        if abs(value) >= 1e12 or abs(value) < 1e-3:
             return f"{value:.3e}"
+        if abs(value) >= 1e5:  # 250,012.3: all the digits that tell two large results apart
+            return f"{value:,.1f}"
         return f"{value:.4g}"
     return str(value)
 
