@@ -196,8 +196,9 @@ def _read_cache(cache: Path, failures: list[str], official: bool) -> dict | None
             raise ValueError("it is not the official MNIST (its arrays differ from the official files' SHA-256, "
                              "MNIST_IDX_SHA256)")
         return raw
-    except FileNotFoundError:
-        problem = f"its checksum file {_sidecar(cache).name} is missing"
+    except FileNotFoundError as err:
+        missing = Path(err.filename or _sidecar(cache)).name
+        problem = f"its checksum file {missing} is missing" if missing.endswith(".sha256") else f"{missing} is missing"
     except (OSError, ValueError) as err:
         problem = str(err)
     failures.append(f"the cache {cache} is damaged ({problem})")
