@@ -152,7 +152,7 @@ def test_report_is_self_contained_and_readable(tmp_path, tiny, monkeypatch):
     tiny_a = report.split('<h2 id="tiny-a">')[1].split("<h2 ")[0]
     assert "<th>printed in the lecture</th>" in tiny_a
     assert re.search(r'<td title="answer">Answer</td><td class="value">42</td><td class="value">41</td>', tiny_a)
-    assert re.search(r'<td title="test_accuracy">Test accuracy</td><td class="value">93.3%</td>', tiny_a)
+    assert re.search(r'<td title="test_accuracy">test accuracy</td><td class="value">93.3%</td>', tiny_a)
     assert "printed in the lecture" not in report.split('<h2 id="tiny-b">')[1]  # nothing printed there
 
 
