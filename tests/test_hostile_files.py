@@ -118,6 +118,17 @@ def build_hostile_files(root: Path) -> dict:
             archive.writestr(key + ".npy", npy)
     cases["npz member declaring 4 GiB"] = Call("load", root / "huge-member.npz",
                                                r"huge-member.npz \(array x_train\): declares .*4.0 GiB.*more than")
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (400000000,), }"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + header.ljust(117) + b"\n" + bytes(16)
+    with zipfile.ZipFile(root / "lying-sizes.npz", "w", zipfile.ZIP_STORED) as archive:
+        for key in NAMES:
+            archive.writestr(key + ".npy", npy)
+    content = bytearray((root / "lying-sizes.npz").read_bytes())
+    at = content.find(b"PK\x01\x02")  # the first central-directory entry: record 400 MB for x_train
+    content[at + 20:at + 28] = struct.pack("<II", 400_000_200, 400_000_200)
+    (root / "lying-sizes.npz").write_bytes(bytes(content))
+    cases["npz whose directory claims 400 MB"] = Call("load", root / "lying-sizes.npz",
+                                                      r"lying-sizes.npz \(array x_train\): .*more than the whole archive")
     with zipfile.ZipFile(root / "many.npz", "w") as archive:
         for i in range(2000):
             archive.writestr(f"{i}.npy", b"")
@@ -224,7 +235,7 @@ def hostile_results(tmp_path_factory):
 
 HOSTILE = ["IDX header declaring 1 TB", "IDX header larger than the file", "gzip bomb after a plausible IDX file",
            "gzip bomb with a 392 MB IDX header", "IDX file that is a FIFO", "IDX file linked to /dev/zero",
-           "MNIST folder with a FIFO", "npz that is not a zip", "npz member declaring 4 GiB", "npz with 2000 entries",
+           "MNIST folder with a FIFO", "npz that is not a zip", "npz member declaring 4 GiB", "npz whose directory claims 400 MB", "npz with 2000 entries",
            "npz linked to /dev/zero", "pickle calling numpy.ndarray for 32 GiB", "pickle of uninitialised images",
            "pickle whose shape exceeds its data", "pickle declaring 3 GiB of bytes",
            "pickle declaring a 3 GiB bytearray", "pickle declaring a 3 GiB frame", "pickle of 2 million instructions",

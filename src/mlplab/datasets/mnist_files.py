@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import struct
 import zipfile
 import zlib
@@ -124,7 +125,8 @@ def _check_zip_directory(handle, name: str) -> None:
                          "MNIST .npz holds 4 arrays.")
 
 
-def _read_npy(member, name: str, max_bytes: int, stored_size: int, compressed_size: int, compressed: bool):
+def _read_npy(member, name: str, max_bytes: int, stored_size: int, compressed_size: int, compressed: bool,
+              archive_size: int):
     """One .npy member: header checked (plain numeric dtype, size within bounds) before allocating."""
     try:
         version = np.lib.format.read_magic(member)
@@ -140,12 +142,16 @@ def _read_npy(member, name: str, max_bytes: int, stored_size: int, compressed_si
         raise ValueError(f"{name}: holds an array of dtype {dtype}; an MNIST .npz holds plain numbers (uint8 "
                          "pixels or floats, integer labels), and mlplab never unpickles objects.")
     needed = math.prod(shape) * dtype.itemsize
-    limit, why = min(max_bytes, stored_size), "the size the archive records for it"
-    if max_bytes < stored_size:
-        why = f"the limit of {format_bytes(max_bytes)}"
-    if compressed and MAX_EXPANSION * compressed_size + EXPANSION_SLACK < limit:
-        limit = MAX_EXPANSION * compressed_size + EXPANSION_SLACK
-        why = f"what {format_bytes(compressed_size)} of compressed data may expand to ({MAX_EXPANSION} × + 1 MiB)"
+    # The array must fit in every bound at once; the message names the tightest.
+    present = min(compressed_size, archive_size)  # the member's bytes cannot exceed the file's
+    bounds = [(max_bytes, f"the limit of {format_bytes(max_bytes)}"),
+              (stored_size, "the size the archive records for it")]
+    if compressed:
+        bounds.append((MAX_EXPANSION * present + EXPANSION_SLACK, f"what {format_bytes(present)} of compressed data "
+                       f"may expand to ({MAX_EXPANSION} × + 1 MiB)"))
+    else:
+        bounds.append((archive_size, f"the whole archive, {format_bytes(archive_size)}"))
+    limit, why = min(bounds)
     if needed > limit:
         raise ValueError(f"{name}: declares an array of shape {shape} and dtype {dtype}, {format_bytes(needed)}, "
                          f"more than {why}.")
@@ -166,6 +172,7 @@ def read_npz(path: Path, max_bytes: int = MAX_ARRAY_BYTES) -> dict:
     """Read the four arrays of an .npz without ever unpickling, each checked before it is allocated."""
     try:
         with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
             _check_zip_directory(handle, str(path))
             with zipfile.ZipFile(handle) as archive:
                 members = {info.filename: info for info in archive.infolist()}
@@ -177,7 +184,7 @@ def read_npz(path: Path, max_bytes: int = MAX_ARRAY_BYTES) -> dict:
                     info = members[key + ".npy"]
                     with archive.open(info) as member:
                         out[key] = _read_npy(member, f"{path} (array {key})", max_bytes, info.file_size,
-                                             info.compress_size, info.compress_type != zipfile.ZIP_STORED)
+                                             info.compress_size, info.compress_type != zipfile.ZIP_STORED, size)
                 return out
     except ValueError:
         raise
