@@ -67,6 +67,8 @@ def load_results(out_dir) -> list:
     order = {name: i for i, name in enumerate(lesson_names())}
     results = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULT_FILE}")):
+        if not path.is_file():  # never wait on a FIFO or read a device someone put there
+            continue
         try:
             results.append(LessonResult.from_json(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, TypeError):
@@ -83,7 +85,7 @@ def _image(out_dir: Path, relative: str, caption: str) -> str:
     path = out_dir / relative
     mime = _MIME.get(path.suffix.lower())
     try:
-        data = path.read_bytes() if mime else None
+        data = path.read_bytes() if mime and path.is_file() else None
     except OSError:
         data = None
     if data is None:
