@@ -157,7 +157,8 @@ def test_report_is_self_contained_and_readable(tmp_path, tiny, monkeypatch):
 
 
 def test_labels_and_rounding():
-    assert lectures.label("mse_k4") == "4 ReLU unit(s): training MSE"
+    assert lectures.label("mse_k4") == "4 ReLU units: training MSE"
+    assert lectures.label("dead_units_k1") == "1 ReLU unit: dead units"
     assert lectures.label("and_perceptron_accuracy") == "AND: perceptron accuracy"
     assert lectures.label("mlp_test_accuracy") == "2-200-3 MLP: test accuracy"
     assert lectures.format_value("mse_k4", 0.0123456789) == "0.01235"

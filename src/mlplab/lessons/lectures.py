@@ -125,9 +125,9 @@ LABELS = {
     "4.5 query rounded": "4.5: prediction for the query, rounded",
 }
 PATTERNS = [
-    (r"mse_k(\d+)", "{0} ReLU unit(s): training MSE"),
-    (r"dead_units_k(\d+)", "{0} ReLU unit(s): dead units"),
-    (r"epochs_k(\d+)", "{0} ReLU unit(s): epochs"),
+    (r"mse_k(\d+)", "{0} ReLU {units}: training MSE"),
+    (r"dead_units_k(\d+)", "{0} ReLU {units}: dead units"),
+    (r"epochs_k(\d+)", "{0} ReLU {units}: epochs"),
     (r"(linear|mlp)_test_accuracy", "{0}: test accuracy"),
     (r"(linear|mlp)_final_train_loss", "{0}: final training loss"),
     (r"(linear|mlp)_final_val_loss", "{0}: final validation loss"),
@@ -149,7 +149,8 @@ def label(key: str) -> str:
     for pattern, text in PATTERNS:
         match = re.fullmatch(pattern, key)
         if match:
-            return text.format(*(_NAMES.get(g, g) for g in match.groups()))
+            groups = match.groups()
+            return text.format(*(_NAMES.get(g, g) for g in groups), units="unit" if groups[0] == "1" else "units")
     text = key.replace("_", " ")
     text = re.sub(r"\bmse\b", "MSE", text)
     return text[:1].upper() + text[1:]
