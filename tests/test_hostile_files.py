@@ -23,7 +23,7 @@ import mlplab
 from mlplab.datasets import load_mnist, read_idx
 from mlplab.datasets import mnist as mnist_module
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo") or sys.platform != "linux",
+linux_only = pytest.mark.skipif(not hasattr(os, "mkfifo") or sys.platform != "linux",
                                 reason="RLIMIT_AS, FIFOs and /dev/zero: Linux only")
 BUDGET = 256 * 2**20
 NAMES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -244,6 +244,7 @@ HOSTILE = ["IDX header declaring 1 TB", "IDX header larger than the file", "gzip
            "replaced cache with a matching sidecar"]
 
 
+@linux_only
 @pytest.mark.slow
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_file_is_refused_within_the_memory_limit(hostile_results, name):
@@ -257,6 +258,7 @@ def test_hostile_file_is_refused_within_the_memory_limit(hostile_results, name):
     assert "allow_pickle" not in message and "Traceback" not in message
 
 
+@linux_only
 def test_every_hostile_case_is_listed(tmp_path):
     assert sorted(build_hostile_files(tmp_path)) == sorted(HOSTILE)
 
