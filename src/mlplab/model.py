@@ -247,13 +247,12 @@ class Sequential:
             self.build(x.shape[1:])
         rows = batch_size or PREDICT_ROWS
         if len(x) <= rows:  # one chunk: no output buffer to fill
-            check_finite("x", x, source=source)
-            return forward_inference(self.layers, x)
+            return forward_inference(self.layers, x, lambda chunk: check_finite("x", chunk, source=source))
         output = None
         for start in range(0, len(x), rows):
             chunk = x[start:start + rows]
-            check_finite("x", chunk, start, whole=x, source=source)  # checked where it is read, while in cache
-            result = forward_inference(self.layers, chunk)
+            result = forward_inference(self.layers, chunk, lambda chunk, start=start: check_finite(
+                "x", chunk, start, whole=x, source=source))  # checked while the chunk is in cache
             if output is None:
                 output = np.empty((len(x), *result.shape[1:]), result.dtype)
             output[start:start + len(result)] = result
