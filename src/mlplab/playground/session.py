@@ -221,7 +221,7 @@ class Session:
 
     def reset(self) -> None:
         """A fresh network from the seed, epoch 0 (the data stay)."""
-        self.configure(self.config)
+        self.configure({key: value for key, value in self.config.items() if key != "task"})
 
     # -- training -------------------------------------------------------------------------------
     def train_epochs(self, epochs: int = 1) -> None:
