@@ -137,6 +137,18 @@ class Job:
             self.model.predict(self.x_test, self.variant)
         return time.perf_counter() - start, self.calls
 
+    # -- W6: inference on one row ----------------------------------------------------------------------
+    def setup_w6(self):
+        self.setup_w4()
+        self.row = self.x_test[:1].copy()
+        self.calls = max(1, W.W6_CALLS[self.lib] // self.q.get("w4_call_divisor", 1))
+
+    def unit_w6(self, case):
+        start = time.perf_counter()
+        for _ in range(self.calls):
+            self.model.predict(self.row, self.variant)
+        return time.perf_counter() - start, self.calls
+
     # -- W5: scaling against samples, width and depth --------------------------------------------------
     def setup_w5(self):
         self.cases = {case["name"]: case for case in W.scaling_cases(self.quick)}

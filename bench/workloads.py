@@ -17,7 +17,7 @@ KERAS_KERNEL_INIT = None            # None: Keras's default (glorot_uniform); sc
 SEED = 0
 
 # --- the peers ------------------------------------------------------------------------------------------
-PEERS = ("mlplab", "torch", "keras", "sklearn")
+PEERS = ("mlplab", "torch", "keras", "sklearn", "onnxruntime")
 TORCH_THREADS = 2                   # torch.set_num_threads(2); the other libraries use both cores by default
 PAUSE_BETWEEN_UNITS_S = 0.15        # idle gap between two timed units, so that a library's spinning BLAS/OpenMP
                                     # threads (OpenBLAS spins ~0.1 s after a call) never overlap the next unit
@@ -48,7 +48,10 @@ W3_SAMPLES = 12_800
 # --- W4: inference, 784-100-10 on the 10,000 test images -----------------------------------------------
 W4_HIDDEN = (100,)
 W4_FIT_SAMPLES = 1_024              # every peer trains one epoch on these before timing (sklearn needs a fit)
-W4_CALLS = {"mlplab": 30, "torch": 30, "keras": 10, "sklearn": 20}   # predict calls in one timed unit
+W4_CALLS = {"mlplab": 30, "torch": 30, "keras": 10, "sklearn": 20, "onnxruntime": 30}   # predict calls a unit
+
+# --- W6: inference on one row, 784-100-10 (the latency a web service or the playground sees) ------------
+W6_CALLS = {"mlplab": 20_000, "torch": 5_000, "onnxruntime": 20_000}  # predict calls in one timed unit
 
 # --- W5: scaling (mlplab and torch), seconds per epoch at batch 128 ------------------------------------
 W5_BATCH = 128
@@ -64,7 +67,7 @@ GEMM_REPEATS = 5
 
 # --- rounds: one warm-up unit (excluded), then ROUNDS timed units per library ---------------------------
 WARMUP_UNITS = 1
-ROUNDS = {"W1": 5, "W2": W2_EPOCHS - 1, "W3": 4, "W4": 5, "W5": 3}
+ROUNDS = {"W1": 5, "W2": W2_EPOCHS - 1, "W3": 4, "W4": 5, "W5": 3, "W6": 5}
 
 # --- --quick: tiny sizes for the smoke test --------------------------------------------------------------
 QUICK = {

@@ -1,10 +1,12 @@
-"""Every speed-up keeps the results of the straightforward computation it replaces.
+"""Every speed trick of the engine (mlplab.engine) keeps the results of the plain computation it replaces.
 
-- the flat parameter buffer: one optimizer call for the whole model = one call per parameter;
+- the flat buffers: one rule call for the whole model = the textbook rule per parameter (optimizer.step);
 - Adam's folded bias corrections = the textbook formula, written out here in float64;
 - fit's batches gathered into a reused buffer = slicing x[permutation], with the same weights bit for bit,
   and no copy of the training set per epoch;
-- the fused training step's probabilities = the model's own softmax/sigmoid output.
+- the fused output's probabilities = the model's own softmax/sigmoid output;
+- the one-pass finite check = np.isfinite(...).all();
+- the compiled Adam kernel = the NumPy path, bit for bit.
 """
 import copy
 import tracemalloc
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
+from mlplab.engine import all_finite, engine_for, fused_loss_name
 
 OPTIMIZERS = {
     "sgd": lambda: ml.SGD(0.1),
@@ -39,25 +42,29 @@ def _data(n=40, seed=1):
     return rng.normal(size=(n, 5)), rng.integers(0, 3, size=n)
 
 
-def _train(model, optimizer, steps, per_parameter):
-    """`steps` explicit-loop steps; per_parameter=True updates layer by layer (the reference path)."""
+def _train(model, optimizer, steps, engine):
+    """`steps` steps on one batch: through the engine (ml.train_step) or the plain explicit loop
+    (forward, the loss on probabilities, model.backward, optimizer.step per parameter)."""
     x, y = _data()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     for _ in range(steps):
-        loss = model.loss
-        loss.forward(y, model.forward(x, training=True))
-        model.backward(loss.backward())
-        model.optimizer.step(model.layers if per_parameter else model)
+        if engine:
+            ml.train_step(model, x, y)
+        else:
+            loss = model.loss
+            loss.forward(y, model.forward(x, training=True))
+            model.backward(loss.backward())
+            model.optimizer.step(model)
     return model.get_weights()
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_flat_buffer_update_equals_per_parameter_updates(name):
-    flat = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, per_parameter=False)
-    reference = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, per_parameter=True)
-    for got, want in zip(flat, reference):
-        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
-    assert not np.array_equal(flat[0], _net(batchnorm=True).get_weights()[0])  # it did train
+def test_engine_step_equals_the_plain_step(name):
+    fast = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, engine=True)
+    plain = _train(_net(batchnorm=True), OPTIMIZERS[name](), 15, engine=False)
+    for got, want in zip(fast, plain):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+    assert not np.array_equal(fast[0], _net(batchnorm=True).get_weights()[0])  # it did train
 
 
 def test_adam_matches_the_textbook_formula():
@@ -85,14 +92,16 @@ def test_adam_matches_the_textbook_formula():
         np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-14)
 
 
-def test_layer_arrays_are_views_of_the_model_buffers():
+def test_layer_arrays_are_views_of_the_engine_buffers():
     model = _net(batchnorm=True)
-    buffer = model.parameter_buffer()
-    assert buffer.values.size == model.count_params() == buffer.grads.size
-    views = [p for p, _ in model.parameters()]
-    assert all(np.shares_memory(p, buffer.values) for p in views)
+    model.compile(optimizer=ml.Adam(0.01), loss="sparse_categorical_crossentropy")
+    ml.train_step(model, *_data())
+    engine = engine_for(model)
+    assert engine.values.size == model.count_params() == engine.grads.size
+    assert all(np.shares_memory(p, engine.values) and np.shares_memory(g, engine.grads) for p, g in model.parameters())
+    assert all(np.shares_memory(slots[s], engine.slots[s]) for slots in model.optimizer.state.values() for s in slots)
     model.set_weights([np.full_like(w, 0.5) for w in model.get_weights()])
-    np.testing.assert_array_equal(buffer.values, 0.5)  # set_weights writes through the views
+    np.testing.assert_array_equal(engine.values, 0.5)  # set_weights writes through the views
 
 
 @pytest.mark.parametrize("build", ["input_dim", "build()"])
@@ -122,7 +131,7 @@ def test_buffer_follows_a_layer_added_after_build():
     before = model.layers[-1].params["weight"].copy()
     model.compile(optimizer=ml.Adam(0.01), loss="mean_squared_error")
     ml.train_step(model, x, np.ones((len(x), 2)))
-    assert model.parameter_buffer().values.size == model.count_params()
+    assert engine_for(model).values.size == model.count_params()
     assert not np.array_equal(model.layers[-1].params["weight"], before)  # the new layer trains too
 
 
@@ -138,7 +147,7 @@ def test_a_deep_copy_trains_on_its_own_buffer():
     for got, want in zip(model.get_weights(), original):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(clone.get_weights()[0], original[0])
-    assert not np.shares_memory(clone.parameter_buffer().values, model.parameter_buffer().values)
+    assert not np.shares_memory(engine_for(clone).values, engine_for(model).values)
 
 
 @pytest.mark.parametrize("batch_size", [7, 40])
@@ -182,11 +191,20 @@ def test_fused_step_returns_the_models_own_probabilities(output, loss, y):
     units = 3 if output == "softmax" else 1
     model = ml.Sequential([ml.Dense(8, "relu", input_dim=5), ml.Dense(units, output)], seed=0, dtype="float64")
     model.compile(optimizer=ml.SGD(0.0), loss=loss)
-    assert model.fused
+    assert fused_loss_name(model) == output
     _, probabilities = ml.train_step(model, x, y.reshape(-1, 1) if units == 1 else y)
-    assert model.layers[-1].activation.output is probabilities  # what activation_stats reads
     np.testing.assert_allclose(probabilities, model.predict(x), rtol=1e-12, atol=1e-300)
     assert np.isfinite(probabilities).all()
+
+
+@pytest.mark.parametrize("values", [
+    np.zeros((3, 4)), np.array([[1e38, 1e38, 1e38]], np.float32), np.array([[np.inf, -np.inf]]),
+    np.array([[1.0, np.nan, 2.0]]), np.array([np.nan]), np.ones(5, np.float32), np.array([[-np.inf]]),
+    np.full((300, 300), 3e38, np.float32), np.full((300, 300), 1.0), np.pad([[np.nan]], ((0, 299), (0, 299))),
+])
+def test_one_pass_finite_check_equals_isfinite(values):
+    """Row sums overflow for [1e38]*3 in float32 although every value is finite: the check looks closer."""
+    assert all_finite(values) == bool(np.isfinite(values).all())
 
 
 # -- the optional compiled kernel (C extension) ----------------------------------------------------------------

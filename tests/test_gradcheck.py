@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
+from mlplab.engine import linear_part, output_plan
 from numerics import numerical_gradient
 
 ACTIVATION_NAMES = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"]
@@ -34,6 +35,12 @@ def built(layer, input_shape, seed=0):
         layer.params["beta"][...] = rng.normal(size=size)
         layer.state["moving_mean"][...] = rng.normal(size=size)
         layer.state["moving_variance"][...] = rng.uniform(0.5, 2.0, size)
+    return layer
+
+
+def frozen(layer):
+    """A frozen layer: its backward is that of its inference form (BatchNormalization's moving statistics)."""
+    layer.trainable = False
     return layer
 
 
@@ -70,14 +77,12 @@ CASES = {
     "softmax-large-logits": lambda: (ml.Activation("softmax"), 5 * normal((5, 4)), None, {}),
     # Dropout in training mode: gradcheck reseeds the rng before every forward, so the mask is fixed.
     "dropout-training": lambda: (ml.Dropout(0.4), normal((6, 5)), None, {"training": True}),
-    "dropout-inference": lambda: (ml.Dropout(0.4), normal((6, 5)), None, {"training": False}),
     # BatchNormalization: batch statistics in training (2-D and 3-D input), moving ones at inference.
     "batchnorm-training": lambda: (built(ml.BatchNormalization(), (4,)), normal((6, 4)), None,
                                    {"training": True}),
     "batchnorm-training-3d": lambda: (built(ml.BatchNormalization(), (3, 4)), normal((5, 3, 4)), None,
                                       {"training": True}),
-    "batchnorm-inference": lambda: (built(ml.BatchNormalization(), (4,)), normal((6, 4)), None,
-                                    {"training": False}),
+    "batchnorm-frozen": lambda: (frozen(built(ml.BatchNormalization(), (4,))), normal((6, 4)), None, {}),
     "flatten": lambda: (ml.Flatten(), normal((4, 3, 2)), None, {}),
     # Losses: gradient w.r.t. y_pred.
     "mse-mean": lambda: (ml.MeanSquaredError(), normal((5, 3)), normal((5, 3), 1), {}),
@@ -110,9 +115,9 @@ CASES = {
                        ml.Dense(1, "sigmoid")], seed=1),
         normal((5, 2, 3)), np.array([[0], [1], [1], [0], [1]], float),
         {"loss": ml.BinaryCrossentropy()}),
-    "model-regression-mse-inference": lambda: (
-        ml.Sequential([ml.Dense(4, "sigmoid", input_dim=3), ml.Dense(2)], seed=2),
-        normal((5, 3)), normal((5, 2), 3), {"loss": ml.MeanSquaredError(), "training": False}),
+    "model-regression-mse-frozen": lambda: (
+        ml.Sequential([ml.Dense(4, "sigmoid", input_dim=3), frozen(ml.BatchNormalization()), ml.Dense(2)], seed=2),
+        normal((5, 3)), normal((5, 2), 3), {"loss": ml.MeanSquaredError()}),
 }
 
 
@@ -171,23 +176,27 @@ FUSED_CASES = {
 
 
 @pytest.mark.parametrize("case", list(FUSED_CASES), ids=list(FUSED_CASES))
-def test_fused_backward_from_logits_matches_finite_differences(case):
-    """model.backward(fused_loss.backward(), from_logits=True) against centred differences of the fused
-    loss (log-sum-exp form) computed on the last layer's logits."""
+def test_fused_output_gradient_matches_finite_differences(case):
+    """The engine's fused output (the last layer's linear part + the loss on logits) backpropagated
+    through the layers, against centred differences of the fused loss (log-sum-exp form)."""
     last, loss, y = FUSED_CASES[case]
     hidden = [ml.Dense(3, "tanh", kernel_regularizer=ml.L2(0.05)), ml.BatchNormalization()]
     model = ml.Sequential([ml.Dense(4, "tanh", input_dim=3), *hidden, last()], seed=0, dtype="float64")
     model.compile(ml.SGD(0.1), loss)
-    assert model.fused and model.fused_loss.from_logits
+    layers, fused = output_plan(model.layers, model.loss)
+    assert fused is not None and fused.from_logits
     x = normal((6, 3))
-    fused = model.fused_loss
 
     def objective():
-        model.forward(x, training=True)
-        return fused.forward(y, model.layers[-1].logits) + model.regularization_loss()
+        z = x
+        for layer in layers:
+            z = layer.forward(z, True)
+        return fused.forward(y, z) + model.regularization_loss()
 
     objective()
-    grad_x = model.backward(fused.backward(), from_logits=True)
+    grad_x = fused.backward()
+    for layer in reversed(layers):
+        grad_x = layer.backward(grad_x)
     analytic = {"input": grad_x}
     arrays = {"input": x}
     for layer in model.layers:
@@ -201,7 +210,7 @@ def test_fused_backward_from_logits_matches_finite_differences(case):
     # The fused value is the same loss as the unfused one on probabilities.
     probabilities_out = model.forward(x, training=True)
     unfused = ml.get_loss(loss).forward(y, probabilities_out)
-    assert unfused == pytest.approx(fused.forward(y, model.layers[-1].logits), rel=1e-9)
+    assert unfused == pytest.approx(objective() - model.regularization_loss(), rel=1e-9)
 
 
 # -- the step activation and the checker's own sensitivity ------------------------------------------
@@ -228,14 +237,14 @@ def test_gradcheck_catches_a_wrong_activation_backward(monkeypatch):
 
 
 def test_gradcheck_catches_a_one_percent_error_in_a_weight_gradient(monkeypatch):
-    original = ml.Dense.backward_from_logits
+    original = ml.Dense.backward
 
-    def slightly_wrong(self, grad_z):
-        grad_x = original(self, grad_z)
+    def slightly_wrong(self, grad_output):
+        grad_x = original(self, grad_output)
         self.grads["weight"] *= 1.01
         return grad_x
 
-    monkeypatch.setattr(ml.Dense, "backward_from_logits", slightly_wrong)
+    monkeypatch.setattr(ml.Dense, "backward", slightly_wrong)
     result = ml.gradcheck(ml.Dense(4, "tanh"), normal((5, 3)))
     assert not result.ok
     assert result.errors["layer/weight"] > 1  # the weight gradient is flagged ...
@@ -265,9 +274,9 @@ def test_gradcheck_catches_a_wrong_model_chain_rule(monkeypatch):
     x, y = normal((4, 2)), normal((4, 2), 1)
     assert ml.gradcheck(model, x, y, loss=ml.MeanSquaredError()).ok
 
-    def forgets_the_activation(self, grad_output, from_logits=False):
+    def forgets_the_activation(self, grad_output):
         for layer in reversed(self.layers):
-            grad_output = layer.backward_from_logits(grad_output)  # skips every activation's derivative
+            grad_output = linear_part(layer).backward(grad_output)  # skips every activation's derivative
         return grad_output
 
     monkeypatch.setattr(ml.Sequential, "backward", forgets_the_activation)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import mlplab as ml
+from mlplab.engine import output_plan
 
 RTOL, ATOL = 1e-10, 1e-12
 F64 = torch.float64
@@ -80,7 +81,7 @@ def test_dense_matches_torch_linear(activation, use_bias):
     (out_t * tensor(grad_output)).sum().backward()
 
     assert out.dtype == np.float64
-    z = layer.logits
+    z = x @ layer.params["weight"] + (layer.params["bias"] if use_bias else 0)
     if activation in ("relu", "leaky_relu", "elu"):
         assert (z > 0).any() and (z < 0).any()  # both branches are exercised
     close(out, out_t, err_msg="output")
@@ -321,19 +322,25 @@ def test_mlp_fused_loss_and_gradients_match_torch(variant):
         y = rng.integers(0, 2, size=(12, 1)).astype(float)
         torch_loss = lambda z: F.binary_cross_entropy_with_logits(z, tensor(y))  # noqa: E731
         torch_output = torch.sigmoid
-    assert model.fused
+    layers, fused = output_plan(model.layers, model.loss)  # what training runs: logits, then the fused loss
+    assert fused is not None
     net = torch_twin(model)
 
     output = model.forward(x, training=True)
-    loss = model.fused_loss.forward(y, model.layers[-1].logits)
-    grad_input = model.backward(model.fused_loss.backward(), from_logits=True)
+    logits = x
+    for layer in layers:
+        logits = layer.forward(logits, True)
+    loss = fused.forward(y, logits)
+    grad_input = fused.backward()
+    for layer in reversed(layers):
+        grad_input = layer.backward(grad_input)
 
     xt = tensor(x, requires_grad=True)
     logits_t = net(xt)
     loss_t = torch_loss(logits_t)
     loss_t.backward()
 
-    close(model.layers[-1].logits, logits_t)
+    close(logits, logits_t)
     close(output, torch_output(logits_t))
     close(loss, loss_t.item())
     close(grad_input, xt.grad)
@@ -571,8 +578,8 @@ def test_train_step_with_extreme_logits_matches_torch(variant):
         y = rng.integers(0, 2, size=(6, 1)).astype(float)
         torch_loss = lambda z: F.binary_cross_entropy_with_logits(z, tensor(y))  # noqa: E731
     last = model.layers[-1]
-    model.forward(x)
-    scale = 1e4 / np.abs(last.logits).max()  # scaling W and b scales the logits: the largest is 1e4
+    logits = lambda: model.layer_outputs(x)[-2] @ last.params["weight"] + last.params["bias"]  # noqa: E731
+    scale = 1e4 / np.abs(logits()).max()  # scaling W and b scales the logits: the largest is 1e4
     last.params["weight"] *= scale
     last.params["bias"] *= scale
     net = torch_twin(model)
@@ -582,7 +589,7 @@ def test_train_step_with_extreme_logits_matches_torch(variant):
     loss_t = torch_loss(logits_t)
     loss_t.backward()
 
-    assert np.abs(last.logits).max() > 5e3
+    assert np.abs(logits()).max() > 5e3
     assert np.isfinite(loss) and all(np.isfinite(g).all() for _, g in model.parameters())
     close(loss, loss_t.item())
     assert_same_gradients(model, net, rtol=1e-10, atol=1e-9)

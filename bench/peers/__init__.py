@@ -7,7 +7,8 @@
 """
 import importlib
 
-MODULES = {"mlplab": "mlplab_peer", "torch": "torch_peer", "keras": "keras_peer", "sklearn": "sklearn_peer"}
+MODULES = {"mlplab": "mlplab_peer", "torch": "torch_peer", "keras": "keras_peer", "sklearn": "sklearn_peer",
+           "onnxruntime": "onnxruntime_peer"}
 
 
 def load(lib: str):

@@ -27,8 +27,11 @@ __version__ = "0.1.0"
 
 # The outer parts load on first use, so `import mlplab` stays small and the core never imports them.
 _LAZY = {"Perceptron": ("perceptron", "Perceptron"), "explain_step": ("explain", "explain_step"),
-         "Trace": ("explain", "Trace")}
-_SUBMODULES = {"datasets", "preprocessing", "plotting", "lessons", "explain", "perceptron", "cli"}
+         "Trace": ("explain", "Trace"), "load_model": ("io", "load_model"),
+         "ModelCheckpoint": ("checkpoints", "ModelCheckpoint"), "CSVLogger": ("checkpoints", "CSVLogger"),
+         "to_torch": ("interop", "to_torch"), "from_torch": ("interop", "from_torch")}
+_SUBMODULES = {"datasets", "preprocessing", "plotting", "lessons", "explain", "perceptron", "cli", "io",
+               "onnx_export", "interop", "checkpoints"}
 
 
 def __getattr__(name):

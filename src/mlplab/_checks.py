@@ -43,12 +43,31 @@ def check_number(name: str, value, *, low=None, high=None, low_open=False, high_
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Return `value` as a bool if it is True or False (not "False", not 0)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Invalid type for argument `{name}`: expected True or False. "
+                        f"Received: {name}={_describe(value)} of type {type(value).__name__}.")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices):
+    """Return `value` if it is one of `choices`, else raise listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise invalid(name, " or ".join(repr(c) for c in choices), value)
+    return value
+
+
 def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bool = False,
              finite: bool = True) -> np.ndarray:
     """Convert `value` to a finite numeric array, rejecting strings, objects, NaN/inf and empty input.
     finite=False leaves the NaN/inf check to the caller (`check_finite`, e.g. chunk by chunk)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array. Received: a string.")
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"Invalid type for argument `{name}`: expected a plain array; masked arrays are not "
+                        f"supported. Fill or drop the masked values first (e.g. {name}.filled(0) or "
+                        f"{name}[~{name}.mask.any(axis=1)]).")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as err:  # ragged nested lists
@@ -62,16 +81,25 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
         raise invalid(name, f"an array with at least {min_ndim} dimension(s)", arr)
     if arr.size == 0 and not allow_empty:
         raise invalid(name, "a non-empty array", arr)
-    if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+    if dtype is not None and arr.dtype != dtype:
+        original = arr
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = arr.astype(dtype)
+        if finite and arr.dtype.kind == "f" and not _all_finite(arr) and _all_finite(original):
+            largest = float(np.max(np.abs(original)))
+            raise invalid(name, f"values within {arr.dtype}'s range (±{np.finfo(arr.dtype).max:.3g}); rescale "
+                                f"them or use dtype='float64' (largest magnitude found: {largest:.3g})", original)
     if finite:
         check_finite(name, arr)
     return arr
 
 
-def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None) -> None:
-    """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`."""
-    if arr.dtype.kind == "f" and not _all_finite(arr):
+def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None, source=None) -> None:
+    """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`,
+    cast from `source` (then values that overflowed in the cast are reported as such)."""
+    if arr.dtype.kind == "f" and arr.size and not _all_finite(arr):
+        if source is not None:
+            as_array(name, source, arr.dtype, min_ndim=0)  # raises the overflow message if that is the cause
         bad = np.argwhere(~np.isfinite(arr))[0]
         bad[0] += first_row
         raise invalid(name, f"finite values only (NaN/inf found at index {tuple(int(i) for i in bad)})",
@@ -79,18 +107,16 @@ def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None) -> 
 
 
 def _all_finite(arr: np.ndarray) -> bool:
-    """np.isfinite(arr).all() in one pass and without its temporary array of booleans: a NaN or ±inf
-    makes its row's sum non-finite. The row sums are a matrix-vector product with ones, which BLAS does
-    on every core. Only a non-finite sum (or finite values overflowing it) calls for a closer look."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        rows = arr.reshape(len(arr), -1) if arr.ndim > 1 and arr.size else arr.reshape(1, -1)
-        if np.isfinite(rows @ np.ones(rows.shape[1], rows.dtype)).all():
-            return True
-    return bool(np.isfinite(np.min(arr)) and np.isfinite(np.max(arr)))
+    global _all_finite
+    from .engine import all_finite  # the one-pass check is one of the engine's speed tricks
+    _all_finite = all_finite  # imported on first use (the engine imports this module)
+    return all_finite(arr)
 
 
 def resolve_dtype(dtype) -> np.dtype:
     """The model dtype: float32 (default) or float64."""
+    if dtype is None:  # np.dtype(None) would silently mean float64
+        raise invalid("dtype", "'float32' or 'float64'", dtype)
     try:
         resolved = np.dtype(dtype)
     except TypeError:

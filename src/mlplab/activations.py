@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_number
 from .base import Layer
 from .registry import Registry
 
@@ -56,16 +57,21 @@ class Step(ActivationFunction):
         )
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1/(1 + e^(−z)), computed from e^(−|z|) ∈ (0, 1] so it never overflows for either sign.
+    The one sigmoid of the library: the activation, the fused binary cross-entropy and softplus' slope."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
 @ACTIVATIONS.register("sigmoid", "logistic")
 class Sigmoid(ActivationFunction):
     """a = 1 / (1 + e^(−z)); da/dz = a(1 − a), computed from the output it kept."""
 
     def forward(self, x, training=False):
-        with np.errstate(over="ignore"):  # e^(−z) = inf for very negative z gives exactly 0: correct
-            out = np.exp(-x)
-        out += 1.0
-        np.reciprocal(out, out=out)
-        self.output = out
+        out = sigmoid(x)
+        if training:
+            self.output = out
         return out
 
     def backward(self, grad_output):
@@ -78,8 +84,10 @@ class Tanh(ActivationFunction):
     """a = tanh(z); da/dz = 1 − a²."""
 
     def forward(self, x, training=False):
-        self.output = np.tanh(x)
-        return self.output
+        out = np.tanh(x)
+        if training:
+            self.output = out
+        return out
 
     def backward(self, grad_output):
         a = self.output
@@ -91,8 +99,10 @@ class ReLU(ActivationFunction):
     """a = max(0, z); da/dz = 1 where z > 0, else 0 (the kink at 0 takes 0, like PyTorch)."""
 
     def forward(self, x, training=False):
-        self.output = np.maximum(x, 0)
-        return self.output
+        out = np.maximum(x, 0)
+        if training:
+            self.output = out
+        return out
 
     def backward(self, grad_output):
         return grad_output * (self.output > 0)
@@ -104,10 +114,11 @@ class LeakyReLU(ActivationFunction):
 
     def __init__(self, alpha: float = 0.01, name=None):
         super().__init__(name=name)
-        self.alpha = float(alpha)
+        self.alpha = float(check_number("alpha", alpha, low=0.0))
 
     def forward(self, x, training=False):
-        self.input = x
+        if training:
+            self.input = x
         return np.where(x > 0, x, self.alpha * x)
 
     def backward(self, grad_output):
@@ -123,12 +134,13 @@ class ELU(ActivationFunction):
 
     def __init__(self, alpha: float = 1.0, name=None):
         super().__init__(name=name)
-        self.alpha = float(alpha)
+        self.alpha = float(check_number("alpha", alpha, low=0.0))
 
     def forward(self, x, training=False):
-        self.input = x
-        self.output = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
-        return self.output
+        out = np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+        if training:
+            self.input, self.output = x, out
+        return out
 
     def backward(self, grad_output):
         return grad_output * np.where(self.input > 0, 1.0, self.output + self.alpha)
@@ -139,30 +151,29 @@ class ELU(ActivationFunction):
 
 @ACTIVATIONS.register("softplus")
 class Softplus(ActivationFunction):
-    """a = log(1 + e^z), written as max(z, 0) + log1p(e^(−|z|)) so it never overflows; da/dz = sigmoid(z)."""
+    """a = log(1 + e^z), written as max(z, 0) + log1p(e^(−|z|)) so it never overflows; da/dz = σ(z)."""
 
     def forward(self, x, training=False):
-        self.input = x
+        if training:
+            self.input = x
         return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
     def backward(self, grad_output):
-        x = self.input
-        e = np.exp(-np.abs(x))  # sigmoid(x) without overflow, for either sign of x
-        sig = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        return grad_output * sig
+        return grad_output * sigmoid(self.input)
 
 
 @ACTIVATIONS.register("softmax")
 class Softmax(ActivationFunction):
     """a_i = e^(z_i) / Σ_j e^(z_j) over the last axis (shifted by max z, so no overflow).
 
-    Backward: dz = a ⊙ (g − Σ_j g_j a_j). With a cross-entropy loss the model fuses both into p − y.
+    Backward: dz = a ⊙ (g − Σ_j g_j a_j). With a cross-entropy loss, training fuses both into p − y.
     """
 
     def forward(self, x, training=False):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         e /= e.sum(axis=-1, keepdims=True)
-        self.output = e
+        if training:
+            self.output = e
         return e
 
     def backward(self, grad_output):
@@ -176,14 +187,7 @@ def get_activation(activation) -> ActivationFunction:
         return Linear()
     if isinstance(activation, ActivationFunction):
         return activation
-    if isinstance(activation, str):
-        return ACTIVATIONS.create(activation)
-    if isinstance(activation, dict):
-        return ACTIVATIONS.deserialize(activation)
-    raise TypeError(
-        f"Invalid type for argument `activation`: expected a name ({', '.join(ACTIVATIONS.names())}) "
-        f"or an activation layer. Received: {activation!r}."
-    )
+    return ACTIVATIONS.resolve(activation, "activation", "an activation layer such as ml.ReLU()")
 
 
 def serialize_activation(activation: ActivationFunction):

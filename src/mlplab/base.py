@@ -3,15 +3,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import invalid
+from ._checks import as_array, invalid
 
 
 class Layer:
-    """A differentiable block: `forward(x, training)` keeps what `backward(grad_output)` needs.
+    """A differentiable block with one `forward` and one `backward`, side by side.
 
-    `params` and `grads` are dicts of matching arrays (e.g. "weight", "bias"); `backward` fills
-    `grads` (overwriting them: no accumulation) and returns the gradient w.r.t. the input.
-    `state` holds non-trainable arrays such as BatchNormalization's moving averages.
+    `forward(x, training)` returns the output; in training mode it keeps what `backward` needs (in
+    inference it stores nothing, so many threads may predict at once). `backward(grad_output)` returns
+    dL/dx and fills `grads`, a dict matching `params` ("weight", "bias"): write the arrays in place or
+    assign new ones, both train the same. `state` holds non-trainable arrays (moving averages).
+    `trainable = False` freezes the parameters. A layer of your own:
+
+    >>> class Scale(Layer):
+    ...     \"\"\"y = x · s, one learned scale per feature.\"\"\"
+    ...     def _create_params(self, input_shape):
+    ...         self.params["scale"] = np.ones(input_shape, self.dtype)
+    ...     def compute_output_shape(self, input_shape):
+    ...         return input_shape
+    ...     def forward(self, x, training=False):
+    ...         if training:
+    ...             self.input = x
+    ...         return x * self.params["scale"]
+    ...     def backward(self, grad_output):
+    ...         self.grads["scale"] = (grad_output * self.input).sum(axis=0)
+    ...         return grad_output * self.params["scale"]
     """
 
     def __init__(self, name: str | None = None):
@@ -22,10 +38,13 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}
         self.built = False
+        self.trainable = True
         self.input_shape: tuple | None = None
         self.rng: np.random.Generator | None = None
         self.dtype = np.dtype(np.float32)
-        self.skip_input_grad = False  # set by Sequential.backward(input_grad=False) on the first trainable layer
+        # Training sets this to False on the lowest trainable layer for the duration of its backward:
+        # nothing below needs dL/dx, so a layer may skip computing it (and return None).
+        self.needs_input_grad = True
 
     # -- building -------------------------------------------------------------------------------
     def build(self, input_shape: tuple, rng: np.random.Generator | None = None, dtype=np.float32):
@@ -85,7 +104,9 @@ def copy_weights(targets, weights, check_finite: bool = True, where: str = "") -
     for index, (target, array) in enumerate(zip(targets, arrays)):
         if array.shape != target.shape:
             raise invalid(f"weights[{index}]", f"an array of shape {target.shape}{where}", array)
-        if array.dtype.kind not in "biuf" or (check_finite and not np.isfinite(array).all()):
+        if array.dtype.kind not in "biuf":
             raise invalid(f"weights[{index}]", "finite numbers", array)
+        arrays[index] = as_array(f"weights[{index}]", array, target.dtype, min_ndim=0, allow_empty=True,
+                                 finite=check_finite)
     for target, array in zip(targets, arrays):
         target[...] = array

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from ._checks import check_number, invalid
+from ._checks import check_choice, check_number, invalid
 
 
 class Callback:
@@ -38,15 +38,21 @@ class History(Callback):
     def __init__(self):
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
-        self.gradient_norms: list[dict[str, float]] = []
-        self.activation_stats: list[dict[str, dict[str, float]]] = []
+        self._records: list = []  # per epoch, the engine's compact diagnostics, turned into dicts on first read
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
-        self.gradient_norms.append(self.model.gradient_norms())
-        self.activation_stats.append(self.model.activation_stats())
+        self._records.append(self.model._engine.diagnostics())
+
+    @property
+    def gradient_norms(self) -> list[dict[str, float]]:
+        return [record.gradient_norms() for record in self._records]
+
+    @property
+    def activation_stats(self) -> list[dict[str, dict[str, float]]]:
+        return [record.activation_stats() for record in self._records]
 
     def __getitem__(self, key):
         return self.history[key]
@@ -82,9 +88,7 @@ class ProgressBar(Callback):
 
 
 def _monitor_mode(monitor: str, mode: str) -> str:
-    if mode not in ("auto", "min", "max"):
-        raise invalid("mode", "'auto', 'min' or 'max'", mode)
-    if mode == "auto":
+    if check_choice("mode", mode, ("auto", "min", "max")) == "auto":
         return "max" if any(word in monitor for word in ("acc", "r2")) else "min"
     return mode
 
@@ -185,20 +189,27 @@ class ReduceLROnPlateau(Callback):
 
 
 class NaNGuard(Callback):
-    """Stop with a FloatingPointError as soon as the loss is NaN or inf, naming the epoch and batch.
+    """Stop with a FloatingPointError as soon as training diverges, naming the epoch and batch.
 
-    On by default in `fit`. Like any failed call, a diverged fit leaves the model as it was: the
-    weights and the optimizer's state are put back as they were when `fit` began.
+    Divergence: a batch loss that is NaN or ±inf, or that exceeds `max_growth` × max(first batch
+    loss, 1) (a loss exploding while still finite, e.g. 80 → 1e17); or weights that are not finite
+    after the last update (earlier ones show in the next loss). On by default in `fit`. Like any failed call, a diverged fit leaves the model as it
+    was: weights, optimizer state and random generator are put back as they were when `fit` began.
     """
 
+    def __init__(self, max_growth: float = 1e6):
+        self.max_growth = check_number("max_growth", max_growth, low=1.0)
+
     def on_train_begin(self, logs=None):
-        optimizer = self.model.optimizer
-        self.snapshot = (self.model.get_weights(), copy.deepcopy(optimizer.state), optimizer.iterations)
+        model = self.model
+        self.snapshot = (model.get_weights(), model.optimizer.get_state(), model.rng.bit_generator.state)
+        self.limit = None
 
     def _restore(self):
-        weights, state, iterations = self.snapshot
+        weights, state, rng_state = self.snapshot
         self.model.set_weights(weights, check_finite=False)
-        self.model.optimizer.state, self.model.optimizer.iterations = state, iterations
+        self.model.optimizer.set_state(state)
+        self.model.rng.bit_generator.state = rng_state
         self.model.stop_training = True
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -206,16 +217,20 @@ class NaNGuard(Callback):
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
+        if loss is None:
+            return
+        if self.limit is None and math.isfinite(loss):
+            self.limit = self.max_growth * max(loss, 1.0)
+        if not math.isfinite(loss) or loss > self.limit:
             self._restore()
-            raise FloatingPointError(
-                f"The training loss became {loss} at epoch {self.epoch + 1}, batch {batch + 1}: training "
-                f"diverged. {self._advice()}"
-            )
+            what = f"became {loss}" if not math.isfinite(loss) else (
+                f"grew to {loss:.3g}, over {self.max_growth:g} times its first value")
+            raise FloatingPointError(f"The training loss {what} at epoch {self.epoch + 1}, batch {batch + 1}: "
+                                     f"training diverged. {self._advice()}")
 
     def on_train_end(self, logs=None):
-        # The very last update can overflow the weights while every loss so far was finite.
-        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+        # Non-finite weights make the next loss non-finite; only the very last update needs a look.
+        if not all(np.isfinite(w).all() for layer in self.model.layers for w in layer.params.values()):
             self._restore()
             raise FloatingPointError(f"The weights became NaN or inf in the last update of training. "
                                      f"{self._advice()}")

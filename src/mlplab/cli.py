@@ -1,60 +1,61 @@
-"""The `mlplab` command line: `mlplab train` trains a small network on a built-in dataset offline."""
+"""The `mlplab` command line: train, evaluate, predict, inspect, export, lessons, explain.
+
+Each command group lives in its own module and adds its subparser through `COMMANDS`. To add one:
+
+    # in mlplab/cli.py, one line in COMMANDS (a function or "module:function", imported only when used):
+    ("sweep", "mlplab.sweep.command:add_parser"),
+
+where `add_parser(sub)` calls `sub.add_parser("sweep", help=..., epilog="example: ...")`, adds its
+arguments and ends with `parser.set_defaults(run=function)`; `function(args)` returns the exit code
+and raises ValueError/TypeError/OSError with a one-line message for user mistakes.
+"""
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 
-
-def _train(args) -> int:
-
-    import mlplab as ml
-    from mlplab import datasets
-    from mlplab.preprocessing import standardize, train_test_split
-
-    makers = {"moons": datasets.moons, "circles": datasets.circles, "spirals": datasets.spirals,
-              "blobs": datasets.blobs}
-    x, y = makers[args.dataset](n_samples=args.samples, seed=args.seed)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, seed=args.seed, stratify=y)
-    x_train, x_test = standardize(x_train, x_test)
-    n_classes = int(y.max()) + 1
-    layers = [ml.Dense(units, activation=args.activation) for units in args.hidden]
-    layers.append(ml.Dense(n_classes, activation="softmax"))
-    model = ml.Sequential(layers, seed=args.seed)
-    model.compile(optimizer=ml.Adam(learning_rate=args.learning_rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    model.build(x_train.shape[1:])
-    before = model.evaluate(x_test, y_test)
-    model.summary()
-    print(f"\nTraining on {args.dataset}: {len(x_train)} samples, {n_classes} classes, {args.epochs} epochs")
-    every = max(1, args.epochs // 10)
-
-    def report(epoch, logs):
-        if args.verbose and ((epoch + 1) % every == 0 or epoch == 0):
-            print(f"epoch {epoch + 1:4d}/{args.epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
-
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size, validation_split=0.1,
-              verbose=0, callbacks=[ml.LambdaCallback(on_epoch_end=report)])
-    after = model.evaluate(x_test, y_test)
-    print(f"\nTest accuracy: {before['accuracy']:.1%} before training -> {after['accuracy']:.1%} after "
-          f"(chance: {1 / n_classes:.1%}); test loss {before['loss']:.3f} -> {after['loss']:.3f}")
-    print(_ascii_map(model, x_train, y_train))
-    return 0 if after["accuracy"] > 1 / n_classes else 1
+# (name, add_parser): add_parser(subparsers) adds the subcommand; a "module:function" string is imported lazily.
+COMMANDS = [
+    ("train", "mlplab.commands.train:add_parser"),
+    ("evaluate", "mlplab.commands.model_files:add_evaluate_parser"),
+    ("predict", "mlplab.commands.model_files:add_predict_parser"),
+    ("inspect", "mlplab.commands.model_files:add_inspect_parser"),
+    ("export", "mlplab.commands.model_files:add_export_parser"),
+]
+EXAMPLES = {  # epilogs for commands that do not set their own
+    "lessons": "examples:\n  mlplab lessons list\n  mlplab lessons run numpy-networks --quick --out lessons_out",
+    "explain": "example:\n  mlplab explain --layers 2-3-1 --activation sigmoid",
+}
+# What a user's mistake raises: printed as one line, never a traceback (MLPLAB_DEBUG=1 shows it).
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, ArithmeticError, RuntimeError)
 
 
-def _ascii_map(model, x, y, width=60, height=20) -> str:
-    """The learned decision regions as characters, with the training points in capitals."""
-    import numpy as np
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default (unless it is None or a flag's) and keeps multi-line examples as written."""
 
-    lo, hi = x.min(axis=0) - 0.2, x.max(axis=0) + 0.2
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], width), np.linspace(hi[1], lo[1], height))
-    regions = model.predict(np.c_[gx.ravel(), gy.ravel()]).argmax(axis=1).reshape(height, width)
-    letters = "abcdefghij"
-    grid = [[letters[c] if c < 10 else "?" for c in row] for row in regions]
-    cols = np.clip(((x[:, 0] - lo[0]) / (hi[0] - lo[0]) * (width - 1)).round().astype(int), 0, width - 1)
-    rows = np.clip(((hi[1] - x[:, 1]) / (hi[1] - lo[1]) * (height - 1)).round().astype(int), 0, height - 1)
-    for r, c, label in zip(rows, cols, y):
-        grid[r][c] = letters[label].upper()
-    return "Decision regions (lower case) and training points (capitals):\n" + "\n".join("".join(r) for r in grid)
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool) or action.help is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:  # an example block: its line breaks matter
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated options (`--data` is not `--dataset`), our help format, and one-line errors."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _lessons(args) -> int:
@@ -76,19 +77,20 @@ def _lessons(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlplab", description="Build, train and understand multilayer perceptrons.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train an MLP on a built-in 2-D dataset and show what it learned")
-    train.add_argument("--dataset", choices=["moons", "circles", "spirals", "blobs"], default="spirals")
-    train.add_argument("--hidden", type=_units, default=[32, 32], help="hidden units, e.g. 32,32 (default)")
-    train.add_argument("--activation", default="relu")
-    train.add_argument("--epochs", type=int, default=200)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=0.01)
-    train.add_argument("--samples", type=int, default=600)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--verbose", type=int, default=1, choices=[0, 1], help="1: a line every tenth of training")
-    train.set_defaults(run=_train)
+    from mlplab import __version__
+
+    parser = Parser(prog="mlplab", description="Build, train and understand multilayer perceptrons.",
+                    epilog="examples:\n  mlplab train                  # offline demo\n"
+                           "  mlplab train data.csv --target label --out model.safetensors\n"
+                           "  mlplab predict model.safetensors new.csv --out predictions.csv\n"
+                           "run `mlplab COMMAND --help` for each command's options and an example.")
+    parser.add_argument("--version", action="version", version=f"mlplab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add_parser in COMMANDS:
+        if isinstance(add_parser, str):
+            module, function = add_parser.split(":")
+            add_parser = getattr(importlib.import_module(module), function)
+        add_parser(sub)
     lessons = sub.add_parser("lessons", help="reproduce the lecture notes' programs: list, or run NAME|all")
     lessons.add_argument("action", choices=["list", "run"])
     lessons.add_argument("names", nargs="*", help="lesson names, or 'all'")
@@ -101,10 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     from mlplab.playground.cli import add_parser as add_playground_parser
 
     add_playground_parser(sub)
+    for name, command in sub.choices.items():
+        if not command.epilog and name in EXAMPLES:
+            command.epilog = EXAMPLES[name]
     return parser
 
 
-def _units(text: str) -> list[int]:
+def units(text: str) -> list[int]:
     try:
         units = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -114,13 +119,41 @@ def _units(text: str) -> list[int]:
     return units
 
 
+_units = units  # the old name
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; user mistakes print `mlplab: error: ...` (one line) and return 2."""
     try:
+        args = build_parser().parse_args(argv)
         return args.run(args)
-    except (ValueError, TypeError) as err:
-        print(f"mlplab: error: {err}", file=sys.stderr)
+    except BrokenPipeError:  # `mlplab predict ... | head`: the reader has gone; stop quietly
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        print("mlplab: interrupted", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if os.environ.get("MLPLAB_DEBUG"):
+            raise
+        print(f"mlplab: error: {_one_line(err)}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

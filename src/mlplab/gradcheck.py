@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._checks import invalid
 from .base import Layer
 from .losses import Loss
 
@@ -80,8 +81,13 @@ def gradcheck(target, x, y=None, *, loss: Loss | None = None, training: bool = T
     - a Layer: objective Σ(out ⊙ R) with a fixed random R; checks dL/dx and every parameter.
     - a Loss: checks dL/dy_pred at y_pred = x against targets y.
     - a Sequential: objective loss(y, model(x)) + regularization (the compiled loss unless `loss` is given).
-    The target is copied; the original is not changed.
+    The target is copied; the original is not changed. Backward passes follow a training-mode forward
+    (inference stores nothing); to check an inference form, freeze the layer (`trainable = False`:
+    BatchNormalization then normalizes with its moving statistics).
     """
+    if training is not True:
+        raise invalid("training", "True: backward needs a training-mode forward; to check a layer's inference "
+                                  "form set layer.trainable = False", training)
     x = np.array(x, dtype=np.float64)
     if isinstance(target, Loss):
         return _check_loss(copy.deepcopy(target), x, np.asarray(y), eps, rtol, atol)

@@ -156,16 +156,6 @@ class LecunNormal(_NamedScaling):
 
 def get_initializer(initializer, argument: str = "kernel_initializer") -> Initializer:
     """Resolve a name or an instance; a plain callable `(shape, rng, dtype)` is accepted too."""
-    if isinstance(initializer, str):
-        try:
-            return INITIALIZERS.create(initializer)
-        except ValueError as err:
-            raise ValueError(f"Invalid value for argument `{argument}`: {err}") from None
-    if isinstance(initializer, dict):
-        return INITIALIZERS.deserialize(initializer)
-    if callable(initializer):
+    if callable(initializer) and not isinstance(initializer, (str, dict)):
         return initializer
-    raise TypeError(
-        f"Invalid type for argument `{argument}`: expected an initializer name "
-        f"({', '.join(INITIALIZERS.names())}) or a callable. Received: {initializer!r}."
-    )
+    return INITIALIZERS.resolve(initializer, argument, "a callable (shape, rng, dtype) -> array")

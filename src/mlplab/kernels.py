@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from ._checks import check_bool
+
 MIN_SIZE = 4096  # below this NumPy's per-call overhead is no larger than the kernel's: keep NumPy
 _enabled = os.environ.get("MLPLAB_KERNELS", "1") != "0"
 _module = None  # the extension once imported; False when it is not built
@@ -18,9 +20,7 @@ _module = None  # the extension once imported; False when it is not built
 def set_enabled(enabled: bool) -> None:
     """Turn the compiled kernels on or off for this process (on by default when built)."""
     global _enabled
-    if not isinstance(enabled, bool):
-        raise TypeError(f"Invalid type for argument `enabled`: expected True or False. Received: {enabled!r}.")
-    _enabled = enabled
+    _enabled = check_bool("enabled", enabled)
 
 
 def available() -> bool:

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_number, invalid
+from ._checks import check_bool, check_number, invalid
 from .activations import ActivationFunction, activation_name, get_activation, serialize_activation
 from .base import Layer
 from .initializers import INITIALIZERS, get_initializer
@@ -57,30 +57,21 @@ class Dense(Layer):
         return (self.units,)
 
     def forward(self, x, training=False):
-        return self.activation.forward(self.forward_logits(x, training), training)
-
-    def forward_logits(self, x, training=False):
-        """z = x W + b, the pre-activation (kept as `logits` for the fused softmax/sigmoid cross-entropy)."""
-        self.input = x
         z = x @ self.params["weight"]
         if self.use_bias:
             z += self.params["bias"]
-        self.logits = z
-        return z
+        if training:
+            self.input = x
+        return self.activation.forward(z, training)
 
     def backward(self, grad_output):
-        return self.backward_from_logits(self.activation.backward(grad_output))
-
-    def backward_from_logits(self, grad_z):
-        """Backward pass given dL/dz (skipping the activation): fills dW, db and returns dL/dx."""
+        grad_z = self.activation.backward(grad_output)  # δ = dL/dz
         np.matmul(self.input.T, grad_z, out=self.grads["weight"])
         if self.kernel_regularizer is not None:
             self.grads["weight"] += self.kernel_regularizer.gradient(self.params["weight"])
         if self.use_bias:
             np.add.reduce(grad_z, axis=0, out=self.grads["bias"])
-        if self.skip_input_grad:
-            return None
-        return grad_z @ self.params["weight"].T
+        return grad_z @ self.params["weight"].T if self.needs_input_grad else None
 
     def regularization_loss(self):
         if self.kernel_regularizer is None or not self.built:
@@ -112,17 +103,10 @@ class Activation(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        return self.activation.forward(self.forward_logits(x, training), training)
-
-    def forward_logits(self, x, training=False):
-        self.logits = x
-        return x
+        return self.activation.forward(x, training)
 
     def backward(self, grad_output):
         return self.activation.backward(grad_output)
-
-    def backward_from_logits(self, grad_z):
-        return grad_z
 
     def get_config(self):
         return {"activation": serialize_activation(self.activation), "name": self.name}
@@ -144,15 +128,17 @@ class Dropout(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
-        if not training or self.rate == 0.0:
-            self.mask = None
+        if not training:
+            return x
+        if self.rate == 0.0:  # nothing to drop: no random numbers drawn
+            self.mask = x.dtype.type(1.0)
             return x
         keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
         self.mask = keep * x.dtype.type(1.0 / (1.0 - self.rate))
         return x * self.mask
 
     def backward(self, grad_output):
-        return grad_output if self.mask is None else grad_output * self.mask
+        return grad_output * self.mask
 
     def get_config(self):
         return {"rate": self.rate, "name": self.name}
@@ -166,7 +152,8 @@ class BatchNormalization(Layer):
     """y = γ·x̂ + β with x̂ = (x − μ_B)/√(σ²_B + ε), per feature.
 
     Training uses the batch's μ_B, σ²_B (biased) and updates moving averages
-    (moving = momentum·moving + (1 − momentum)·batch, Keras convention); inference uses the moving ones.
+    (moving = momentum·moving + (1 − momentum)·batch, Keras convention); inference uses the moving ones,
+    and so does training with `trainable = False` (a frozen layer, as in Keras).
     """
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None):
@@ -186,7 +173,11 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         axes = tuple(range(x.ndim - 1))
-        if training:
+        batch_statistics = training and self.trainable  # a frozen layer normalizes as in inference (Keras)
+        if batch_statistics:
+            if math.prod(x.shape[:-1]) < 2:
+                raise invalid("x", "at least 2 values per feature in a training batch for BatchNormalization "
+                                   "(one row has no variance): use a larger batch_size", x)
             mean, var = x.mean(axis=axes), x.var(axis=axes)
             m = self.momentum
             self.state["moving_mean"] *= m
@@ -195,10 +186,11 @@ class BatchNormalization(Layer):
             self.state["moving_variance"] += (1 - m) * var
         else:
             mean, var = self.state["moving_mean"], self.state["moving_variance"]
-        self.training = training
-        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)
-        self.x_hat = (x - mean) * self.inv_std
-        return self.params["gamma"] * self.x_hat + self.params["beta"]
+        inv_std = 1.0 / np.sqrt(var + self.epsilon)
+        x_hat = (x - mean) * inv_std
+        if training:
+            self.x_hat, self.inv_std, self.batch_statistics = x_hat, inv_std, batch_statistics
+        return self.params["gamma"] * x_hat + self.params["beta"]
 
     def backward(self, grad_output):
         axes = tuple(range(grad_output.ndim - 1))
@@ -207,7 +199,7 @@ class BatchNormalization(Layer):
         self.grads["gamma"][...] = (grad_output * x_hat).sum(axis=axes)
         self.grads["beta"][...] = grad_output.sum(axis=axes)
         g = grad_output * self.params["gamma"]  # dL/dx̂
-        if not self.training:  # the moving μ and σ² are constants: x̂ is an affine map of x
+        if not self.batch_statistics:  # the moving μ and σ² are constants: x̂ is an affine map of x
             return g * self.inv_std
         # μ and σ² depend on every x in the batch; the two sums carry those paths back.
         return (self.inv_std / n) * (n * g - g.sum(axis=axes) - x_hat * (g * x_hat).sum(axis=axes))
@@ -235,7 +227,8 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x, training=False):
-        self.original_shape = x.shape
+        if training:
+            self.original_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_output):
@@ -255,8 +248,10 @@ def declared_input_shape(layer: Layer) -> tuple | None:
     return getattr(layer, "declared_input_shape", None)  # Flatten(input_shape=...), Features: (2,)
 
 
-def layer_from_config(class_name: str, config: dict) -> Layer:
-    return LAYERS.get(class_name)(**config)
+def layer_from_config(class_name: str, config: dict, trainable: bool = True) -> Layer:
+    layer = LAYERS.get(class_name)(**config)
+    layer.trainable = check_bool("trainable", trainable)
+    return layer
 
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "BatchNormalization", "Flatten", "ActivationFunction",

@@ -2,12 +2,16 @@
 
 Cross-entropies take `from_logits=True` to work on pre-activations with the log-sum-exp form;
 then the gradient is simply p − y (divided by the batch size), with no NaN or inf for huge logits.
+`sample_weight` (one weight per sample) multiplies each sample's loss, Keras's meaning: the mean
+still divides by the number of samples. Each loss also owns the rules its targets must follow
+(`check_targets`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._checks import invalid
+from ._checks import as_array, check_choice, invalid
+from .activations import sigmoid
 from .registry import Registry
 
 LOSSES = Registry("loss")
@@ -18,25 +22,46 @@ class Loss:
     """Base criterion. `reduction` is "mean" (over all elements) or "sum"."""
 
     def __init__(self, reduction: str = "mean", from_logits: bool = False):
-        if reduction not in ("mean", "sum"):
-            raise invalid("reduction", "'mean' or 'sum'", reduction)
-        self.reduction = reduction
+        self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
         self.from_logits = bool(from_logits)
 
-    def __call__(self, y_true, y_pred) -> float:
-        return self.forward(y_true, y_pred)
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        return self.forward(y_true, y_pred, sample_weight)
 
-    def _scale(self, count: int) -> float:
-        return 1.0 / count if self.reduction == "mean" else 1.0
-
-    def forward(self, y_true, y_pred) -> float:
+    def forward(self, y_true, y_pred, sample_weight=None) -> float:
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
+    def _setup(self, count: int, sample_weight, ndim: int) -> None:
+        """The scale 1/count (or 1 for "sum") and the per-sample weights shaped to broadcast."""
+        self.scale = 1.0 / count if self.reduction == "mean" else 1.0
+        self.weight = None if sample_weight is None else sample_weight.reshape((-1,) + (1,) * (ndim - 1))
+
+    def _total(self, losses: np.ndarray) -> float:
+        """Σ (weighted) losses × scale."""
+        total = losses.sum() if self.weight is None else np.vdot(losses, np.broadcast_to(self.weight, losses.shape))
+        return float(total) * self.scale
+
+    def _weighted(self, grad: np.ndarray) -> np.ndarray:
+        return grad if self.weight is None else grad * self.weight
+
+    def check_targets(self, y, output_shape: tuple, dtype, name: str = "y") -> np.ndarray:
+        """`y` as this loss needs it for outputs of shape (n_samples, *output_shape), or a ValueError."""
+        y = as_array(name, y, dtype, min_ndim=1)
+        if y.ndim == 1 and tuple(output_shape) == (1,):
+            y = y.reshape(-1, 1)
+        if y.shape[1:] != tuple(output_shape):
+            raise invalid(name, f"targets of shape (n_samples, {', '.join(map(str, output_shape))}) to match the "
+                                f"model output{self._shape_hint(y)}", y)
+        return y
+
+    def _shape_hint(self, y) -> str:
+        return ""
+
     def with_logits(self) -> "Loss":
-        """The same loss taking logits (used by the model to fuse it with a softmax/sigmoid output)."""
+        """The same loss taking logits (what training uses to fuse it with a softmax/sigmoid output)."""
         raise ValueError(f"{type(self).__name__} has no logits form.")
 
     def get_config(self) -> dict:
@@ -53,13 +78,15 @@ class MeanSquaredError(Loss):
     def __init__(self, reduction: str = "mean"):
         super().__init__(reduction)
 
-    def forward(self, y_true, y_pred):
+    def forward(self, y_true, y_pred, sample_weight=None):
         self.diff = y_pred - y_true
-        self.scale = self._scale(self.diff.size)
-        return float(np.vdot(self.diff, self.diff)) * self.scale
+        self._setup(self.diff.size, sample_weight, self.diff.ndim)
+        if self.weight is None:
+            return float(np.vdot(self.diff, self.diff)) * self.scale
+        return self._total(self.diff * self.diff)
 
     def backward(self):
-        return (2.0 * self.scale) * self.diff
+        return self._weighted((2.0 * self.scale) * self.diff)
 
     def get_config(self):
         return {"reduction": self.reduction}
@@ -72,13 +99,13 @@ class MeanAbsoluteError(Loss):
     def __init__(self, reduction: str = "mean"):
         super().__init__(reduction)
 
-    def forward(self, y_true, y_pred):
+    def forward(self, y_true, y_pred, sample_weight=None):
         self.diff = y_pred - y_true
-        self.scale = self._scale(self.diff.size)
-        return float(np.abs(self.diff).sum()) * self.scale
+        self._setup(self.diff.size, sample_weight, self.diff.ndim)
+        return self._total(np.abs(self.diff))
 
     def backward(self):
-        return self.scale * np.sign(self.diff)
+        return self._weighted(self.scale * np.sign(self.diff))
 
     def get_config(self):
         return {"reduction": self.reduction}
@@ -91,26 +118,31 @@ class BinaryCrossentropy(Loss):
     from_logits: L = mean(max(z, 0) − z·y + log(1 + e^(−|z|))), dL/dz = (σ(z) − y)/N.
     """
 
-    def forward(self, y_true, y_pred):
+    def forward(self, y_true, y_pred, sample_weight=None):
         self.y = y_true
-        self.scale = self._scale(y_pred.size)
+        self._setup(y_pred.size, sample_weight, y_pred.ndim)
         if self.from_logits:
             z = y_pred
-            e = np.exp(-np.abs(z))  # e^(−|z|) ∈ (0, 1]: never overflows
-            self.p = np.where(z >= 0, 1.0, e) / (1.0 + e)  # σ(z) = 1/(1 + e) for z ≥ 0, e/(1 + e) below
-            losses = np.maximum(z, 0) - z * y_true + np.log1p(e)
+            self.p = sigmoid(z)
+            losses = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
         else:
             self.p = y_pred
             p = np.clip(y_pred, EPSILON, 1 - EPSILON)
             self.p_clipped = p
             losses = -(y_true * np.log(p) + (1 - y_true) * np.log1p(-p))
-        return float(losses.sum()) * self.scale
+        return self._total(losses)
 
     def backward(self):
         if self.from_logits:
-            return (self.p - self.y) * self.scale
+            return self._weighted((self.p - self.y) * self.scale)
         p = self.p_clipped
-        return ((self.p - self.y) / (p * (1 - p))) * self.scale
+        return self._weighted(((self.p - self.y) / (p * (1 - p))) * self.scale)
+
+    def check_targets(self, y, output_shape, dtype, name="y"):
+        y = super().check_targets(y, output_shape, dtype, name)
+        if y.min() < 0 or y.max() > 1:
+            raise invalid(name, "targets in [0, 1] for BinaryCrossentropy (0/1 labels or probabilities)", y)
+        return y
 
     def with_logits(self):
         return BinaryCrossentropy(self.reduction, from_logits=True)
@@ -122,9 +154,8 @@ class _SoftmaxCrossentropy(Loss):
     def _prepare_targets(self, y_true, n_classes: int, dtype) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, y_true, y_pred):
-        n = y_pred.shape[0] if y_pred.ndim > 1 else 1
-        self.scale = self._scale(n)
+    def forward(self, y_true, y_pred, sample_weight=None):
+        self._setup(y_pred.shape[0] if y_pred.ndim > 1 else 1, sample_weight, y_pred.ndim)
         self.target = self._prepare_targets(y_true, y_pred.shape[-1], y_pred.dtype)
         if self.from_logits:
             shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
@@ -136,20 +167,39 @@ class _SoftmaxCrossentropy(Loss):
             self.p = y_pred
             self.p_clipped = np.clip(y_pred, EPSILON, 1.0)
             log_p = np.log(self.p_clipped)
-        return -float((self.target * log_p).sum()) * self.scale
+        return -self._total(self.target * log_p)
 
     def backward(self):
         if self.from_logits:
-            return (self.p - self.target) * self.scale
-        return (-self.target / self.p_clipped) * self.scale
+            return self._weighted((self.p - self.target) * self.scale)
+        return self._weighted((-self.target / self.p_clipped) * self.scale)
 
 
 @LOSSES.register("categorical_crossentropy", "cce")
 class CategoricalCrossentropy(_SoftmaxCrossentropy):
-    """L = −mean_over_samples Σ_k y_k log p_k with one-hot (or soft) targets y of shape (n, k)."""
+    """L = −mean_over_samples Σ_k y_k log p_k with one-hot (or soft) targets y of shape (n, k).
+
+    Each row of y must be a distribution (entries in [0, 1] summing to 1): only then is the fused
+    gradient p − y the gradient of this loss.
+    """
 
     def _prepare_targets(self, y_true, n_classes, dtype):
         return y_true
+
+    def check_targets(self, y, output_shape, dtype, name="y"):
+        y = super().check_targets(y, output_shape, dtype, name)
+        if y.min() < 0 or y.max() > 1:
+            raise invalid(name, "targets in [0, 1] for CategoricalCrossentropy", y)
+        sums = y.reshape(-1, y.shape[-1]).sum(axis=-1, dtype=np.float64)
+        bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-3)
+        if bad.size:
+            raise invalid(name, f"rows that sum to 1 (one-hot or class probabilities) for CategoricalCrossentropy; "
+                                f"row {bad[0]} sums to {sums[bad[0]]:g} (for integer labels use "
+                                f"sparse_categorical_crossentropy)", y)
+        return y
+
+    def _shape_hint(self, y):
+        return " (use sparse_categorical_crossentropy for integer labels)" if y.ndim == 1 else ""
 
     def with_logits(self):
         return CategoricalCrossentropy(self.reduction, from_logits=True)
@@ -165,6 +215,21 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
         target[np.arange(labels.shape[0]), labels] = 1
         return target
 
+    def check_targets(self, y, output_shape, dtype, name="y"):
+        y = as_array(name, y, min_ndim=1)
+        labels = y.reshape(len(y), -1)
+        if labels.shape[1] != 1:
+            raise invalid(name, "integer class labels of shape (n_samples,) for sparse_categorical_crossentropy "
+                                "(use categorical_crossentropy for one-hot targets)", y)
+        n_classes = output_shape[-1]
+        if y.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
+            raise invalid(name, "integer class labels", y)
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= n_classes:
+            raise invalid(name, f"class labels in [0, {n_classes - 1}] for a model with {n_classes} outputs "
+                                f"(found labels from {low:g} to {high:g})", y)
+        return labels.reshape(-1).astype(np.intp)
+
     def with_logits(self):
         return SparseCategoricalCrossentropy(self.reduction, from_logits=True)
 
@@ -172,9 +237,4 @@ class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
 def get_loss(loss) -> Loss:
     if isinstance(loss, Loss):
         return loss
-    if isinstance(loss, str):
-        return LOSSES.create(loss)
-    raise TypeError(
-        f"Invalid type for argument `loss`: expected a name ({', '.join(LOSSES.names())}) or an ml.Loss instance. "
-        f"Received: {loss!r}."
-    )
+    return LOSSES.resolve(loss, "loss", "an ml.Loss instance")

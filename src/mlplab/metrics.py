@@ -21,16 +21,29 @@ class Metric:
     def reset(self):
         self.total, self.count = 0.0, 0
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, sample_weight=None):
         raise NotImplementedError
+
+    def _add(self, values: np.ndarray, sample_weight, per_row: int = 1) -> None:
+        """Add per-row `values` (each counting `per_row` elements), weighted by `sample_weight` if given."""
+        if sample_weight is None:
+            self.total += float(values.sum())
+            self.count += len(values) * per_row
+        else:
+            self.total += float(np.dot(values, sample_weight))
+            self.count += float(sample_weight.sum()) * per_row
 
     def result(self) -> float:
         return self.total / self.count if self.count else float("nan")
 
-    def __call__(self, y_true, y_pred) -> float:
+    def get_config(self) -> dict:
+        return {}
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         """One-shot value on whole arrays."""
         self.reset()
-        self.update(np.asarray(y_true), np.asarray(y_pred))
+        self.update(np.asarray(y_true), np.asarray(y_pred),
+                    None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64))
         value = self.result()
         self.reset()
         return value
@@ -45,7 +58,10 @@ class Accuracy(Metric):
         self.threshold = threshold
         super().__init__()
 
-    def update(self, y_true, y_pred):
+    def get_config(self):
+        return {"threshold": self.threshold}
+
+    def update(self, y_true, y_pred, sample_weight=None):
         y_pred = y_pred.reshape(len(y_pred), -1)
         if y_pred.shape[1] == 1:
             predicted = (y_pred[:, 0] > self.threshold)
@@ -54,28 +70,29 @@ class Accuracy(Metric):
             predicted = y_pred.argmax(axis=1)
             y_true = y_true.reshape(len(y_true), -1)
             actual = y_true.argmax(axis=1) if y_true.shape[1] > 1 else y_true[:, 0].astype(np.intp)
-        self.total += float(np.count_nonzero(predicted == actual))
-        self.count += len(y_pred)
+        if sample_weight is None:  # the common case in one count
+            self.total += float(np.count_nonzero(predicted == actual))
+            self.count += len(y_pred)
+        else:
+            self._add((predicted == actual).astype(np.float64), sample_weight)
 
 
 @METRICS.register("mse", "mean_squared_error")
 class MeanSquaredError(Metric):
     name = "mse"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, sample_weight=None):
         diff = y_pred.reshape(len(y_pred), -1) - y_true.reshape(len(y_true), -1)
-        self.total += float(np.vdot(diff, diff))
-        self.count += diff.size
+        self._add((diff * diff).sum(axis=1, dtype=np.float64), sample_weight, diff.shape[1])
 
 
 @METRICS.register("mae", "mean_absolute_error")
 class MeanAbsoluteError(Metric):
     name = "mae"
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, sample_weight=None):
         diff = y_pred.reshape(len(y_pred), -1) - y_true.reshape(len(y_true), -1)
-        self.total += float(np.abs(diff).sum())
-        self.count += diff.size
+        self._add(np.abs(diff).sum(axis=1, dtype=np.float64), sample_weight, diff.shape[1])
 
 
 @METRICS.register("r2", "r2_score")
@@ -86,13 +103,14 @@ class R2Score(Metric):
     def reset(self):
         self.n, self.sum_y, self.sum_y2, self.ss_res = 0, 0.0, 0.0, 0.0
 
-    def update(self, y_true, y_pred):
+    def update(self, y_true, y_pred, sample_weight=None):
         y_true = y_true.reshape(len(y_true), -1).astype(np.float64)
         y_pred = y_pred.reshape(len(y_pred), -1).astype(np.float64)
-        self.n += len(y_true)
-        self.sum_y = self.sum_y + y_true.sum(axis=0)
-        self.sum_y2 = self.sum_y2 + (y_true * y_true).sum(axis=0)
-        self.ss_res = self.ss_res + ((y_true - y_pred) ** 2).sum(axis=0)
+        w = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.n += float(w.sum())  # the weighted count (scikit-learn's weighted R²)
+        self.sum_y = self.sum_y + w @ y_true
+        self.sum_y2 = self.sum_y2 + w @ (y_true * y_true)
+        self.ss_res = self.ss_res + w @ ((y_true - y_pred) ** 2)
 
     def result(self):
         if not self.n:
@@ -108,13 +126,7 @@ class R2Score(Metric):
 def get_metric(metric) -> Metric:
     if isinstance(metric, Metric):
         return metric
-    if isinstance(metric, str):
-        try:
-            return METRICS.create(metric)
-        except ValueError as err:
-            raise ValueError(f"Invalid value for argument `metrics`: {err}") from None
-    raise TypeError(f"Invalid type for argument `metrics`: expected names like 'accuracy' or ml.Metric "
-                    f"instances. Received: {metric!r}.")
+    return METRICS.resolve(metric, "metrics", "an ml.Metric instance")
 
 
 def accuracy(y_true, y_pred, threshold: float = 0.5) -> float:

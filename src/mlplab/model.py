@@ -8,20 +8,16 @@ import numpy as np
 
 from . import training
 from ._checks import as_array, check_finite, invalid, make_rng, resolve_dtype
-from .activations import Sigmoid, Softmax, Tanh, ReLU
 from .base import Layer, copy_weights
-from .layers import Activation, Dense, declared_input_shape, layer_from_config
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy, get_loss
-from .metrics import Accuracy, get_metric
-from .optimizers import get_optimizer
-from .parameters import ParameterBuffer
-
+from .engine import (WATCHED_ACTIVATIONS, activation_statistic, check_output_matches_loss, forward_inference,
+                     fused_loss_name, norm, pack)
+from .layers import Dense, declared_input_shape, layer_from_config
+from .losses import LOSSES, get_loss
+from .metrics import METRICS, Accuracy, get_metric
+from .optimizers import OPTIMIZERS, get_optimizer
+from .training import NotCompiledError
 
 PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
-
-
-class NotCompiledError(RuntimeError, ValueError):
-    """Raised by fit/evaluate before compile."""
 
 
 class Sequential:
@@ -44,8 +40,9 @@ class Sequential:
         self.built = False
         self.compiled = False
         self.stop_training = False
-        self.fused = False
-        self._buffer: ParameterBuffer | None = None
+        self._engine = None  # packed by the engine when training starts (mlplab.engine)
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise TypeError(f"Invalid type for argument `layers`: expected a list of layers. Received: {layers!r}.")
         for layer in layers or []:
             self.add(layer)
 
@@ -65,7 +62,7 @@ class Sequential:
             layer.build(self.output_shape, self.rng, self.dtype)
         self.layers.append(layer)
         if self.built:
-            self._buffer = ParameterBuffer(self.layers, self.dtype)  # the new layer's arrays join the buffer
+            self._pack()
         if len(self.layers) == 1 and declared_input_shape(layer) is not None:
             self.build(declared_input_shape(layer))
 
@@ -78,8 +75,15 @@ class Sequential:
         self.input_shape = shape
         for layer in self.layers:
             shape = layer.build(shape, self.rng, self.dtype)
-        self._buffer = ParameterBuffer(self.layers, self.dtype)  # from now on layer arrays are views of it
+        self._pack()
         self.built = True
+
+    def _pack(self) -> None:
+        """Put all parameters (and all gradients) in one flat vector now, as training will: arrays taken
+        from the layers after build stay the ones training updates (unless a layer is frozen)."""
+        places = [(layer, key) for layer in self.layers for key in layer.params]
+        pack([(layer.params, key) for layer, key in places], self.dtype)
+        pack([(layer.grads, key) for layer, key in places], self.dtype)
 
     def output_shapes(self, input_shape) -> list[tuple]:
         shapes, shape = [], tuple(input_shape)
@@ -97,9 +101,11 @@ class Sequential:
 
     # -- the chain rule -------------------------------------------------------------------------
     def forward(self, x, training: bool = False) -> np.ndarray:
-        """Run every layer in order; in training mode each keeps what its backward pass needs."""
+        """Run every layer in order; in training mode each keeps what its backward pass needs, in
+        inference mode none stores anything."""
         x = np.asarray(x, dtype=self.dtype)
         if not self.built:
+            self.check_input(x)
             self.build(x.shape[1:])
         for layer in self.layers:
             x = layer.forward(x, training)
@@ -107,49 +113,27 @@ class Sequential:
 
     __call__ = forward
 
-    def forward_logits(self, x, training: bool = False) -> np.ndarray:
-        """`forward` without the last layer's activation: the logits z a fused softmax/sigmoid
-        cross-entropy takes (training computes the probabilities from them once, stably)."""
-        x = np.asarray(x, dtype=self.dtype)
-        if not self.built:
-            self.build(x.shape[1:])
-        for layer in self.layers[:-1]:
-            x = layer.forward(x, training)
-        return self.layers[-1].forward_logits(x, training)
-
-    def backward(self, grad_output, from_logits: bool = False, input_grad: bool = True) -> np.ndarray | None:
-        """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads`.
-
-        from_logits=True: `grad_output` is dL/dz of the last layer's pre-activation (the fused
-        softmax/sigmoid cross-entropy gradient p − y), so the last activation is skipped.
-        input_grad=False: training needs no dL/d(data), so the backward pass stops at the first layer
-        with parameters and skips its input gradient (one matrix product fewer); returns None.
-        """
-        for layer in self.layers:
-            layer.skip_input_grad = False
-        layers = self.layers
-        if not input_grad:  # start at the first layer with parameters: nothing below it needs dL/dx
-            layers = layers[next((i for i, layer in enumerate(layers) if layer.params), 0):]
-            layers[0].skip_input_grad = True
-        if from_logits:
-            grad_output = layers[-1].backward_from_logits(grad_output)
-            layers = layers[:-1]
-        for layer in reversed(layers):
+    def backward(self, grad_output) -> np.ndarray:
+        """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads` and
+        returns dL/d(input). The chain rule is this one loop: each layer knows only its own derivative."""
+        for layer in reversed(self.layers):
             grad_output = layer.backward(grad_output)
         return grad_output
+
+    def layer_outputs(self, x) -> list[np.ndarray]:
+        """Each layer's output for inputs `x`, in inference mode (what plots of hidden layers show)."""
+        x = self.check_input(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        outputs = []
+        for layer in self.layers:
+            x = layer.forward(x, False)
+            outputs.append(x)
+        return outputs
 
     def parameters(self):
         """(parameter, gradient) pairs of every layer, in Keras weight order."""
         return [(layer.params[key], layer.grads[key]) for layer in self.layers for key in layer.params]
-
-    def parameter_buffer(self) -> ParameterBuffer | None:
-        """All parameters and all gradients as two flat vectors whose slices are the layers' arrays:
-        what optimizers update, in a few operations for the whole model. None before build."""
-        if not self.built:
-            return None
-        if self._buffer is None or not self._buffer.backs(self.layers):  # new, extended or deep-copied
-            self._buffer = ParameterBuffer(self.layers, self.dtype)
-        return self._buffer
 
     def zero_grad(self) -> None:
         for _, grad in self.parameters():
@@ -181,48 +165,62 @@ class Sequential:
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
+    def count_trainable_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers if layer.trainable)
+
     # -- Keras-style API --------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss="mean_squared_error", metrics=None) -> None:
-        """Choose the optimizer, the loss and the metrics; fuses a softmax/sigmoid output with its
-        cross-entropy (log-sum-exp form, gradient p − y) when they match."""
+        """Choose the optimizer, the loss and the metrics. A softmax/sigmoid output with its
+        cross-entropy is trained in the fused form (log-sum-exp on the logits, gradient p − y)."""
         optimizer = get_optimizer(optimizer)
         loss = get_loss(loss)
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise TypeError(f"Invalid type for argument `metrics`: expected a list such as ['accuracy']. "
                             f"Received: {metrics!r}.")
         metric_objects = [get_metric(m) for m in metrics or []]
+        check_output_matches_loss(self.layers, loss)
         for metric in metric_objects:
             if isinstance(metric, Accuracy) and loss.from_logits:
                 metric.threshold = 0.0  # outputs are logits: p > 0.5 ⇔ z > 0
         self.optimizer, self.loss, self.metrics = optimizer, loss, metric_objects
-        self.fused_loss = self._fused_loss(loss)
-        self.fused = self.fused_loss is not None
         self.compiled = True
 
-    def _fused_loss(self, loss: Loss) -> Loss | None:
-        if not self.layers or loss.from_logits or not isinstance(self.layers[-1], (Dense, Activation)):
+    def get_compile_config(self) -> dict | None:
+        """The compile settings as JSON-able registered names and configs (None before compile)."""
+        if not self.compiled:
             return None
-        last = self.layers[-1].activation
-        if isinstance(last, Softmax) and isinstance(loss, (CategoricalCrossentropy, SparseCategoricalCrossentropy)):
-            return loss.with_logits()
-        if isinstance(last, Sigmoid) and isinstance(loss, BinaryCrossentropy):
-            return loss.with_logits()
-        return None
+        optimizer = OPTIMIZERS.serialize(self.optimizer)
+        if callable(self.optimizer.learning_rate):
+            raise ValueError("Cannot put a learning-rate schedule in a compile config yet: use a float rate.")
+        return {"optimizer": optimizer, "loss": LOSSES.serialize(self.loss),
+                "metrics": [METRICS.serialize(metric) for metric in self.metrics]}
+
+    def compile_from_config(self, config: dict) -> None:
+        """compile() from what get_compile_config() returned: registered names only."""
+        if not isinstance(config, dict) or not {"optimizer", "loss"} <= set(config):
+            raise invalid("config", "a dict from get_compile_config() with 'optimizer' and 'loss'", config)
+        self.compile(optimizer=OPTIMIZERS.resolve(config["optimizer"], "optimizer", "an optimizer config"),
+                     loss=LOSSES.resolve(config["loss"], "loss", "a loss config"),
+                     metrics=[METRICS.resolve(m, "metrics", "a metric config") for m in config.get("metrics", [])])
 
     def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, *, validation_split: float = 0.0,
-            validation_data=None, shuffle: bool = True, callbacks=None, verbose: int = 1, nan_guard: bool = True):
+            validation_data=None, shuffle: bool = True, callbacks=None, verbose: int = 1, nan_guard: bool = True,
+            sample_weight=None, class_weight=None):
         """Train for `epochs` passes over (x, y); returns a History (`history.history["val_loss"]`, ...).
 
         batch_size=None trains on the full batch. validation_split holds out a *shuffled* fraction.
-        Everything is validated first: on bad input nothing about the model changes.
+        sample_weight (one per sample) and class_weight ({class: weight} or "balanced") weight each
+        sample's loss and metrics, as in Keras. Everything is validated first: on bad input nothing
+        about the model changes.
         """
         return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
                             validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
-                            verbose=verbose, nan_guard=nan_guard)
+                            verbose=verbose, nan_guard=nan_guard, sample_weight=sample_weight,
+                            class_weight=class_weight)
 
-    def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0) -> dict[str, float]:
+    def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0, sample_weight=None) -> dict[str, float]:
         """Loss (including regularization) and metrics on (x, y), in inference mode: {"loss": ..., ...}."""
-        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose)
+        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
         """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
@@ -231,19 +229,28 @@ class Sequential:
         cache). A row's output does not depend on the other rows, up to float rounding.
         """
         training.check_batch_size(batch_size)
-        x = self._check_x(x, finite=False)
+        source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
+        if not self.built:
+            self.build(x.shape[1:])
         rows = batch_size or PREDICT_ROWS
+        if len(x) <= rows:  # one chunk: no output buffer to fill
+            check_finite("x", x, source=source)
+            return forward_inference(self.layers, x)
         output = None
         for start in range(0, len(x), rows):
             chunk = x[start:start + rows]
-            check_finite("x", chunk, start, whole=x)  # checked where it is read, while it is in cache
-            result = self.forward(chunk, training=False)
+            check_finite("x", chunk, start, whole=x, source=source)  # checked where it is read, while in cache
+            result = forward_inference(self.layers, chunk)
             if output is None:
                 output = np.empty((len(x), *result.shape[1:]), result.dtype)
             output[start:start + len(result)] = result
         return output
 
-    def _check_x(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+    def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
+        """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
+        naming `name`. Builds nothing."""
+        if not self.layers:
+            raise ValueError("The model has no layers: add some (Sequential([...]) or model.add(...)) first.")
         x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
         expected = self.input_shape or declared_input_shape(self.layers[0]) if self.layers else None
         if expected is not None and x.shape[1:] != tuple(expected):
@@ -256,12 +263,7 @@ class Sequential:
     # -- diagnostics ----------------------------------------------------------------------------
     def gradient_norms(self) -> dict[str, float]:
         """‖dL/dW‖₂ of each layer's first parameter (its weight), from the last backward pass."""
-        norms = {}
-        for layer in self.layers:
-            if layer.grads:
-                grad = next(iter(layer.grads.values())).reshape(-1)
-                norms[layer.name] = math.sqrt(float(np.dot(grad, grad)))
-        return norms
+        return {layer.name: norm(next(iter(layer.grads.values()))) for layer in self.layers if layer.grads}
 
     def activation_stats(self) -> dict[str, dict[str, float]]:
         """From the last forward pass: dead ReLU units (zero for every sample in the batch) and
@@ -270,32 +272,29 @@ class Sequential:
         for layer in self.layers:
             activation = getattr(layer, "activation", None)
             output = getattr(activation, "output", None)
-            if output is None:
-                continue
-            if isinstance(activation, ReLU):
-                alive = np.count_nonzero(output.reshape(-1, output.shape[-1]).any(axis=0))
-                stats[layer.name] = {"dead_relu": 1.0 - alive / output.shape[-1]}
-            elif isinstance(activation, Sigmoid):
-                saturated = np.count_nonzero(np.abs(output - 0.5) > 0.49)
-                stats[layer.name] = {"saturated": saturated / output.size}
-            elif isinstance(activation, Tanh):
-                stats[layer.name] = {"saturated": np.count_nonzero(np.abs(output) > 0.99) / output.size}
+            if output is not None and isinstance(activation, WATCHED_ACTIVATIONS):
+                stats[layer.name] = activation_statistic(activation, output)
         return stats
 
     # -- display and config ---------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:
         """Print (and return) each layer with its output shape and parameter count."""
         shapes = self.output_shapes(self.input_shape) if self.built else [None] * len(self.layers)
-        rows = [(f"{layer.name} ({type(layer).__name__})", "(None, " + ", ".join(map(str, s)) + ")" if s else "?",
+        rows = [(f"{layer.name} ({type(layer).__name__}{'' if layer.trainable else ', frozen'})",
+                 "(None, " + ", ".join(map(str, s)) + ")" if s else "?",
                  str(layer.count_params()) if layer.built else "?") for layer, s in zip(self.layers, shapes)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
         line = "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths))
         text = [f'Model: "{self.name}"', "=" * len(line), line, "-" * len(line)]
         text += ["".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
         text += ["=" * len(line), f"Total params: {self.count_params() if self.built else '? (not built)'}"]
-        if getattr(self, "fused", False):
-            text.append(f"Training fuses the output {type(self.layers[-1].activation).__name__.lower()} with "
-                        f"{type(self.loss).__name__} (log-sum-exp form, gradient p - y).")
+        if self.built:
+            trainable = self.count_trainable_params()
+            text += [f"Trainable params: {trainable}", f"Non-trainable params: {self.count_params() - trainable}"]
+        fused = fused_loss_name(self)
+        if fused:
+            text.append(f"Training fuses the output {fused} with {type(self.loss).__name__} "
+                        f"(log-sum-exp form, gradient p - y).")
         result = "\n".join(text)
         if print_fn is not None:
             print_fn(result)
@@ -303,15 +302,39 @@ class Sequential:
 
     def get_config(self) -> dict:
         return {"name": self.name, "seed": self.seed, "dtype": self.dtype.name,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config(),
+                            **({} if layer.trainable else {"trainable": False})} for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
-        layers = [layer_from_config(item["class_name"], item["config"]) for item in config["layers"]]
+        layers = [layer_from_config(item["class_name"], item["config"], item.get("trainable", True))
+                  for item in config["layers"]]
         return cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                    name=config.get("name", "sequential"))
+
+    def __getstate__(self):
+        """Copies and pickles leave the engine behind: a copy packs its own buffers when it trains."""
+        return {**self.__dict__, "_engine": None}
 
     def __repr__(self):
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
+
+    # -- files (mlplab.io, mlplab.onnx_export: loaded on first use) -------------------------------
+    def save(self, path, include_optimizer=None) -> None:
+        """Write the model to one file that can never run code (see mlplab.io); reload with ml.load_model."""
+        from .io import save_model
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path) -> None:
+        from .io import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path) -> None:
+        from .io import load_weights
+        load_weights(self, path)
+
+    def export_onnx(self, path) -> None:
+        """Write an ONNX graph of the model in inference mode (needs `pip install mlplab[onnx]`)."""
+        from .onnx_export import export_onnx
+        export_onnx(self, path)

@@ -1,7 +1,12 @@
-"""Optimizers own their state (per-parameter buffers keyed by the parameter) and update in place.
+"""Optimizers: each update rule is the textbook one, written with the paper's names.
 
-`optimizer.step(model)` applies one update to every parameter of a model (or of a list of layers)
-from the gradients its last `backward` filled. Each rule is a few lines with the paper's names.
+An optimizer owns its state: per-parameter slots (Adam's `m` and `v`, SGD's `velocity`) keyed by the
+parameter's place in the model, `(layer name, parameter name)`, never by object identity, so the
+state survives copies, pickling and files. `optimizer.step(model)` applies one update to every
+trainable parameter from the gradients the last `backward` filled.
+
+This module is the reference. Training through `fit`/`train_step` runs the same rules on flat buffers
+(`mlplab.engine`), with Adam's bias corrections folded into scalars; tests check both agree.
 """
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ import math
 
 import numpy as np
 
-from . import kernels
-from ._checks import check_number
+from ._checks import check_bool, check_number, invalid
 from .registry import Registry
 from .schedules import LearningRateSchedule
 
@@ -18,7 +22,9 @@ OPTIMIZERS = Registry("optimizer")
 
 
 class Optimizer:
-    """Base: learning rate (a float or a schedule), gradient clipping, the step counter."""
+    """Base: learning rate (a float or a schedule), gradient clipping, the step counter and the slots."""
+
+    slots: tuple[str, ...] = ()  # the names of the per-parameter state arrays, e.g. ("m", "v")
 
     def __init__(self, learning_rate=0.01, *, clipnorm=None, clipvalue=None, global_clipnorm=None):
         if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
@@ -30,31 +36,43 @@ class Optimizer:
         self.global_clipnorm = check_number("global_clipnorm", global_clipnorm, low=0, low_open=True,
                                             allow_none=True)
         self.iterations = 0
-        self.state: dict[int, dict[str, np.ndarray]] = {}
+        self.state: dict[tuple[str, str], dict[str, np.ndarray]] = {}
 
     @property
     def current_learning_rate(self) -> float:
+        """The rate for the next step; a schedule's value is checked (finite, ≥ 0) before any use."""
         lr = self.learning_rate
-        return float(lr(self.iterations)) if callable(lr) else lr
+        if not callable(lr):
+            return lr
+        value = lr(self.iterations)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value) or value < 0:
+            raise invalid("learning_rate", f"a schedule returning finite rates ≥ 0 (at step {self.iterations})",
+                          value)
+        return float(value)
 
+    # -- the plain step -----------------------------------------------------------------------
     def step(self, model) -> None:
-        """Update every parameter of `model` (a Sequential, a Layer or a list of layers) from the
-        gradients its last `backward` filled. A built Sequential is updated through its two flat
-        buffers (`parameter_buffer()`): one call of the rule for the whole model."""
-        params, grads, parts = _update_groups(model)
-        grads = self._clip(grads, parts)
+        """Update every trainable parameter of `model` (a Sequential, a Layer or a list of layers)."""
+        entries = trainable_parameters(model)
         lr = self.current_learning_rate
+        grads = self.clip([grad for _, _, grad in entries], [(i, ...) for i in range(len(entries))])
         self.iterations += 1
-        for param, grad in zip(params, grads):
-            state = self.state.get(id(param))
-            if state is None or state["size"] != param.size:  # new, or a stale id from a rebuilt model
-                state = self.state[id(param)] = {"size": param.size}
+        for (place, param, _), grad in zip(entries, grads):
+            state = self.state.get(place)
+            if state is None or any(state[s].shape != param.shape for s in self.slots):
+                state = self.state[place] = self.init_state(param)
             self.update(param, grad, state, lr)
 
+    def init_state(self, param: np.ndarray) -> dict[str, np.ndarray]:
+        """Fresh slots for one parameter (zeros unless the rule says otherwise)."""
+        return {slot: np.zeros_like(param) for slot in self.slots}
+
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict, lr: float) -> None:
+        """The rule: change `param` and its `state` slots in place."""
         raise NotImplementedError
 
-    def _clip(self, grads, parts):
+    def clip(self, grads, parts):
         """Clipped copies of `grads` (the originals stay as backward left them); `parts` are
         (index, slice) pairs picking each parameter's gradient out of `grads`, for clipnorm."""
         if self.clipvalue is not None:
@@ -68,63 +86,94 @@ class Optimizer:
                     part *= self.clipnorm / norm
         if self.global_clipnorm is not None:  # all gradients together (torch.nn.utils.clip_grad_norm_)
             total = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-            grads = [_scale_to_norm(g, self.global_clipnorm, total) for g in grads]
+            if total > self.global_clipnorm:
+                grads = [g * (self.global_clipnorm / total) for g in grads]
         return grads
 
+    # -- state as plain arrays ----------------------------------------------------------------
     def reset(self) -> None:
         self.iterations = 0
-        self.state.clear()
+        self.state = {}
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The state as plain arrays (copies): "iterations" and "{layer}/{parameter}/{slot}" for each slot."""
+        arrays = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for (layer, key), slots in self.state.items():
+            for slot, value in slots.items():
+                arrays[f"{layer}/{key}/{slot}"] = np.array(value, copy=True)
+        return arrays
+
+    def set_state(self, state: dict, model=None) -> None:
+        """Restore what `get_state` returned. With `model`, every entry is checked against its
+        parameters (names, slots, shapes). On any error nothing changes."""
+        if not isinstance(state, dict) or "iterations" not in state:
+            raise invalid("state", "a dict from optimizer.get_state() (with 'iterations')", state)
+        iterations = np.asarray(state["iterations"])
+        if iterations.shape != () or iterations.dtype.kind not in "iu" or iterations < 0:
+            raise invalid("state['iterations']", "a non-negative integer", iterations)
+        params = {place: param for place, param, _ in trainable_parameters(model)} if model is not None else None
+        slots: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+        for name, value in state.items():
+            if name == "iterations":
+                continue
+            parts = name.rsplit("/", 2) if isinstance(name, str) else []
+            if len(parts) != 3 or parts[2] not in self.slots:
+                raise invalid("state", f"keys 'layer/parameter/slot' with a slot in {list(self.slots)}", name)
+            place = (parts[0], parts[1])
+            value = np.asarray(value)
+            if params is not None:
+                if place not in params:
+                    raise invalid("state", "entries for trainable parameters of this model", name)
+                if value.shape != params[place].shape:
+                    raise invalid(f"state[{name!r}]", f"an array of shape {params[place].shape}", value)
+                value = value.astype(params[place].dtype, copy=False)
+            slots.setdefault(place, {})[parts[2]] = np.array(value, copy=True)
+        for place, found in slots.items():
+            if set(found) != set(self.slots):
+                raise invalid("state", f"all slots {list(self.slots)} for {'/'.join(place)}", sorted(found))
+        self.iterations, self.state = int(iterations), slots
 
     def get_config(self) -> dict:
-        skip = {"state", "iterations"}
+        skip = {"state", "iterations", "slots"}
         return {k: v for k, v in vars(self).items() if k not in skip and v is not None}
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
-def _scale_to_norm(grad, max_norm, norm):
-    return grad * (max_norm / norm) if norm > max_norm else grad
-
-
-def _update_groups(model):
-    """(params, grads, parts): a built Sequential's two flat buffers, with one slice per parameter,
-    or else each (parameter, gradient) pair of the layers as its own group."""
-    buffer = model.parameter_buffer() if hasattr(model, "parameter_buffer") else None
-    if buffer is not None:
-        return [buffer.values], [buffer.grads], buffer.parts
-    if hasattr(model, "parameters"):
-        pairs = list(model.parameters())
-    else:
-        layers = model if isinstance(model, (list, tuple)) else [model]
-        pairs = [(layer.params[key], layer.grads[key]) for layer in layers for key in layer.params]
-    return [p for p, _ in pairs], [g for _, g in pairs], [(i, ...) for i in range(len(pairs))]
+def trainable_parameters(model):
+    """[(place, parameter, gradient)] of every trainable layer of a Sequential, a layer or a list of
+    layers, in Keras order; place = (layer name, parameter name)."""
+    layers = getattr(model, "layers", model)
+    layers = layers if isinstance(layers, (list, tuple)) else [layers]
+    return [((getattr(layer, "name", None) or f"layer{index}", key), layer.params[key], layer.grads[key])
+            for index, layer in enumerate(layers) if getattr(layer, "trainable", True)
+            for key in layer.params]
 
 
 @OPTIMIZERS.register("sgd")
 class SGD(Optimizer):
-    """w ← w − lr·g, with momentum v ← μ·v + g (PyTorch form), Nesterov g ← g + μ·v, and L2 weight_decay."""
+    """w ← w − lr·g, with momentum velocity ← μ·velocity + g (PyTorch form), Nesterov g ← g + μ·velocity,
+    and L2 weight_decay g ← g + λ·w."""
 
     def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.momentum = float(check_number("momentum", momentum, low=0.0))
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("nesterov", nesterov)
         self.weight_decay = float(check_number("weight_decay", weight_decay, low=0.0))
         if self.nesterov and self.momentum == 0:
             raise ValueError("Invalid value for argument `nesterov`: Nesterov momentum needs momentum > 0. "
                              "Received: nesterov=True with momentum=0.")
+        self.slots = ("velocity",) if self.momentum else ()
 
     def update(self, param, grad, state, lr):
         if self.weight_decay:
             grad = grad + self.weight_decay * param
         if self.momentum:
-            velocity = state.get("velocity")
-            if velocity is None:
-                velocity = state["velocity"] = grad.copy()  # PyTorch starts the buffer at g
-            else:
-                velocity *= self.momentum
-                velocity += grad
+            velocity = state["velocity"]  # starts at 0, so the first step's velocity is g, as in PyTorch
+            velocity *= self.momentum
+            velocity += grad
             grad = grad + self.momentum * velocity if self.nesterov else velocity
         param -= lr * grad
 
@@ -133,15 +182,16 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """v ← ρ·v + (1 − ρ)·g²;  w ← w − lr·g / (√v + ε)."""
 
+    slots = ("v",)
+
     def __init__(self, learning_rate=0.001, rho: float = 0.9, epsilon: float = 1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho = float(check_number("rho", rho, low=0.0, high=1.0, high_open=True))
-        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0, low_open=True))
 
     def update(self, param, grad, state, lr):
-        v = state.setdefault("v", np.zeros_like(param))
-        v *= self.rho
-        v += (1 - self.rho) * grad * grad
+        v = state["v"]
+        v[...] = self.rho * v + (1 - self.rho) * grad * grad
         param -= lr * grad / (np.sqrt(v) + self.epsilon)
 
 
@@ -149,54 +199,45 @@ class RMSprop(Optimizer):
 class Adagrad(Optimizer):
     """s ← s + g²;  w ← w − lr·g / (√s + ε): each weight's step shrinks with its gradient history."""
 
+    slots = ("s",)
+
     def __init__(self, learning_rate=0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.initial_accumulator_value = float(check_number("initial_accumulator_value",
                                                             initial_accumulator_value, low=0.0))
-        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0, low_open=True))
+
+    def init_state(self, param):
+        return {"s": np.full_like(param, self.initial_accumulator_value)}
 
     def update(self, param, grad, state, lr):
-        s = state.get("s")
-        if s is None:
-            s = state["s"] = np.full_like(param, self.initial_accumulator_value)
+        s = state["s"]
         s += grad * grad
         param -= lr * grad / (np.sqrt(s) + self.epsilon)
 
 
 @OPTIMIZERS.register("adam")
 class Adam(Optimizer):
-    """m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  w ← w − lr·m̂ / (√v̂ + ε),
-    with bias corrections m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ) (Kingma & Ba 2015, PyTorch's form)."""
+    """m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²;  m̂ = m/(1 − β1ᵗ);  v̂ = v/(1 − β2ᵗ);
+    w ← w − lr·m̂ / (√v̂ + ε)   (Kingma & Ba 2015; t counts the optimizer's steps)."""
+
+    slots = ("m", "v")
 
     def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = float(check_number("beta_1", beta_1, low=0.0, high=1.0, high_open=True))
         self.beta_2 = float(check_number("beta_2", beta_2, low=0.0, high=1.0, high_open=True))
-        self.epsilon = float(check_number("epsilon", epsilon, low=0.0))
+        self.epsilon = float(check_number("epsilon", epsilon, low=0.0, low_open=True))
 
     def update(self, param, grad, state, lr):
-        if "m" not in state:
-            state.update(m=np.zeros_like(param), v=np.zeros_like(param), t=0, scratch=np.empty_like(param))
-        m, v, scratch = state["m"], state["v"], state["scratch"]
-        state["t"] = t = state["t"] + 1
-        # lr·m̂ / (√v̂ + ε) = m / (√v + ε·c) · lr·c / (1 − β1ᵗ), with c = √(1 − β2ᵗ): the bias
-        # corrections become two scalars instead of two more passes over the parameters.
-        c = math.sqrt(1 - self.beta_2 ** t)
-        epsilon, step_size = self.epsilon * c, lr * c / (1 - self.beta_1 ** t)
-        if kernels.adam(param, grad, m, v, self.beta_1, self.beta_2, epsilon, step_size):
-            return  # the same arithmetic, compiled into one pass (mlplab.kernels)
-        # In place, through one scratch buffer: twelve passes, no temporaries.
-        m *= self.beta_1
-        m += np.multiply(grad, 1 - self.beta_1, out=scratch)
-        v *= self.beta_2
-        v += np.multiply(np.square(grad, out=scratch), 1 - self.beta_2, out=scratch)
-        denominator = np.sqrt(v, out=scratch)
-        denominator += epsilon
-        step = np.divide(m, denominator, out=scratch)
-        step *= step_size
-        param -= step
+        m, v, t = state["m"], state["v"], self.iterations
+        m[...] = self.beta_1 * m + (1 - self.beta_1) * grad
+        v[...] = self.beta_2 * v + (1 - self.beta_2) * grad * grad
+        m_hat = m / (1 - self.beta_1 ** t)
+        v_hat = v / (1 - self.beta_2 ** t)
+        param -= lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
 
 
 @OPTIMIZERS.register("adamw")
@@ -215,9 +256,4 @@ class AdamW(Adam):
 def get_optimizer(optimizer) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         return optimizer
-    if isinstance(optimizer, str):
-        return OPTIMIZERS.create(optimizer)
-    raise TypeError(
-        f"Invalid type for argument `optimizer`: expected a name ({', '.join(OPTIMIZERS.names())}) "
-        f"or an ml.Optimizer instance. Received: {optimizer!r}."
-    )
+    return OPTIMIZERS.resolve(optimizer, "optimizer", "an ml.Optimizer instance")

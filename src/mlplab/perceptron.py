@@ -17,24 +17,14 @@ False
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from ._checks import as_array, check_number, invalid
+from ._checks import as_array, check_bool, check_choice, check_number, invalid, make_rng
 
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when a fitted attribute or `predict` is used before `fit` (as in scikit-learn)."""
-
-
-def _make_rng(seed) -> np.random.Generator:
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"Invalid type for argument `seed`: expected None, a non-negative integer or a "
-                    f"numpy.random.Generator. Received: seed={seed!r}.")
 
 
 class Perceptron:
@@ -65,21 +55,16 @@ class Perceptron:
                  *, shuffle: bool = False, init: str = "zeros"):
         self.learning_rate = float(check_number("learning_rate", learning_rate, low=0.0, low_open=True))
         self.max_epochs = check_number("max_epochs", max_epochs, low=1, integer=True)
-        self.rng = _make_rng(seed)
+        self.rng = make_rng(seed)
         self.seed = seed
-        if not isinstance(bias_trick, bool):
-            raise TypeError(f"Invalid type for argument `bias_trick`: expected True or False. "
-                            f"Received: bias_trick={bias_trick!r}.")
-        self.bias_trick = bias_trick
-        self.shuffle = bool(shuffle)
-        if init not in ("zeros", "random"):
-            raise invalid("init", "'zeros' or 'random'", init)
-        self.init = init
+        self.bias_trick = check_bool("bias_trick", bias_trick)
+        self.shuffle = check_bool("shuffle", shuffle)
+        self.init = check_choice("init", init, ("zeros", "random"))
 
     # -- training -------------------------------------------------------------------------------
     def fit(self, x, y) -> Perceptron:
         """Run the perceptron rule on x (n_samples, n_features) and labels y (n_samples,) in {0, 1}."""
-        x = self._check_x(x, fitting=True)
+        x = self.check_input(x, fitting=True)
         y = self._check_y(y, len(x))
         n_features = x.shape[1]
         # The bias trick: a leading column of ones turns b into the weight w0.
@@ -151,7 +136,7 @@ class Perceptron:
 
     def decision_function(self, x) -> np.ndarray:
         """The net input z = w·x + b for each row of x, shape (n_samples,)."""
-        x = self._check_x(x)
+        x = self.check_input(x)
         return np.hstack([np.ones((len(x), 1)), x]) @ self._augmented_weights
 
     def predict(self, x) -> np.ndarray:
@@ -185,7 +170,7 @@ class Perceptron:
         if not hasattr(self, "coef_"):
             raise NotFittedError("This Perceptron is not fitted yet: call fit(x, y) first.")
 
-    def _check_x(self, x, fitting: bool = False) -> np.ndarray:
+    def check_input(self, x, fitting: bool = False) -> np.ndarray:
         if not fitting:
             self._require_fitted()
         x = as_array("x", x, np.float64, min_ndim=1)

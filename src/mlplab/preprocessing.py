@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_array, check_number, invalid, make_rng
+from ._checks import as_array, check_bool, check_number, invalid, make_rng
 
 __all__ = ["Standardizer", "standardize", "shuffle", "train_test_split", "one_hot", "batches"]
 
@@ -40,10 +40,7 @@ class Standardizer:
     """
 
     def __init__(self, per_feature: bool = True):
-        if not isinstance(per_feature, bool):
-            raise TypeError(f"Invalid type for argument `per_feature`: expected True or False. "
-                            f"Received: per_feature={per_feature!r}.")
-        self.per_feature = per_feature
+        self.per_feature = check_bool("per_feature", per_feature)
         self.mean_: np.ndarray | None = None
         self.scale_: np.ndarray | None = None
 
@@ -238,8 +235,7 @@ def batches(x, y=None, batch_size: int | None = 32, shuffle: bool = False, seed=
     if batch_size is None:
         batch_size = max(len(x), 1)
     batch_size = int(check_number("batch_size", batch_size, low=1, integer=True))
-    if not isinstance(shuffle, bool):
-        raise TypeError(f"Invalid type for argument `shuffle`: expected True or False. Received: shuffle={shuffle!r}.")
+    check_bool("shuffle", shuffle)
     order = make_rng(seed).permutation(len(x)) if shuffle else None
     return _iterate_batches(x, y, batch_size, order)
 

@@ -32,6 +32,17 @@ class Registry:
     def create(self, name: str, **kwargs):
         return self.get(name)(**kwargs)
 
+    def resolve(self, value, argument: str, instance: str):
+        """A new object from a name or a {"class_name", "config"} dict; else a TypeError naming
+        `argument`, the valid names and `instance` (what else it accepts)."""
+        if isinstance(value, (str, dict)):
+            try:
+                return self.create(value) if isinstance(value, str) else self.deserialize(value)
+            except ValueError as err:
+                raise ValueError(f"Invalid value for argument `{argument}`: {err}") from None
+        raise TypeError(f"Invalid type for argument `{argument}`: expected a name ({', '.join(self.names())}) "
+                        f"or {instance}. Received: {value!r}.")
+
     def serialize(self, obj) -> dict:
         """{"class_name": ..., "config": ...}: what `deserialize` turns back into an equal object."""
         if type(obj) not in self._entries.values():

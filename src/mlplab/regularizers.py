@@ -65,14 +65,4 @@ class L2(L1L2):
 def get_regularizer(regularizer, argument: str = "kernel_regularizer"):
     if regularizer is None or isinstance(regularizer, L1L2):
         return regularizer
-    if isinstance(regularizer, dict):
-        return REGULARIZERS.deserialize(regularizer)
-    if isinstance(regularizer, str):
-        try:
-            return REGULARIZERS.create(regularizer)
-        except ValueError as err:
-            raise ValueError(f"Invalid value for argument `{argument}`: {err}") from None
-    raise TypeError(
-        f"Invalid type for argument `{argument}`: expected None, a name ({', '.join(REGULARIZERS.names())}) "
-        f"or an ml.L1/L2/L1L2 instance. Received: {regularizer!r}."
-    )
+    return REGULARIZERS.resolve(regularizer, argument, "None or an ml.L1/L2/L1L2 instance")

@@ -7,9 +7,10 @@ dL/dW_l = a_{l−1}ᵀ·δ_l, dL/db_l = Σ_samples δ_l and dL/da_{l−1} = δ_l
 starts from instead of redoing the chain from the loss (dynamic programming). Then SGD steps
 W ← W − lr·dL/dW.
 
-`explain_step` does not compute any of this itself: it drives each layer's own `forward`,
-`backward_from_logits`/`backward` and reads `layer.input`, `layer.logits`, `layer.grads`, then checks
-that its gradients equal `model.backward`'s before taking the step with `ml.SGD`.
+`explain_step` does not compute any of this itself: it drives each layer's own `forward` and
+`backward`, a Dense layer's linear part (`mlplab.engine.linear_part`, z = xW + b) and its activation
+on their own, and reads `layer.grads`; then it checks that its gradients equal those of the backward
+pass training runs before taking the step with `ml.SGD`.
 
 >>> trace = explain_default()            # seed 000's XOR 2-3-1 sigmoid network, BCE, SGD lr 0.01
 >>> print(trace.to_text())               # doctest: +SKIP

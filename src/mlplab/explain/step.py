@@ -1,18 +1,16 @@
 """`explain_step`: run one training step of a small network through its layers and record it."""
 from __future__ import annotations
 
-import types
-
 import numpy as np
 
-from .._checks import check_number, invalid
+from .._checks import check_bool, check_number, invalid
 from ..activations import Softmax, activation_name
 from ..initializers import RandomNormal
 from ..layers import Activation, Dense
 from ..losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, get_loss
 from ..model import Sequential
 from ..optimizers import SGD
-from ..training import check_targets
+from ..engine import forward_inference, linear_part, output_plan
 from .trace import LayerTrace, Trace, _derivative
 
 XOR_X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -116,7 +114,7 @@ def _architecture(model: Sequential) -> str:
 
 def _memory_notes(layer, index: int, prev: str) -> list[str]:
     notes = []
-    if hasattr(layer, "activation") and hasattr(layer, "backward_from_logits"):
+    if isinstance(layer, (Dense, Activation)):
         formula, reused = _derivative(type(layer.activation), index)
         if isinstance(layer.activation, Softmax):
             notes.append(f"δ{index} = a ⊙ (g − Σ_j g_j·a_j) reuses the softmax output a{index} kept by the "
@@ -171,27 +169,32 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
     if learning_rate is None:
         learning_rate = model.optimizer.current_learning_rate if model.compiled else 0.01
     learning_rate = float(check_number("learning_rate", learning_rate, low=0.0))
-    if not isinstance(update, bool):
-        raise TypeError(f"Invalid type for argument `update`: expected True or False. Received: update={update!r}.")
-    x = model._check_x(x)
+    check_bool("update", update)
+    x = model.check_input(x)
     if not model.built:
         model.build(x.shape[1:])
-    # check_targets only needs the loss, the dtype and the output shapes: the same checks as fit.
-    y = check_targets(types.SimpleNamespace(loss=loss_fn, dtype=model.dtype, output_shapes=model.output_shapes), x, y)
-    fused_loss = model._fused_loss(loss_fn)  # the model's own rule for fusing sigmoid/softmax with cross-entropy
+    y = loss_fn.check_targets(y, model.output_shape, model.dtype)  # the same checks as fit
+    # The layers training runs: with a fused output the last one is its linear part (mlplab.engine).
+    plan, fused_loss = output_plan(model.layers, loss_fn)
 
-    # Forward: drive each layer's forward and copy what it kept.
-    records, a = [], x
+    # Forward: each layer's own forward; for a layer with an activation, its linear part gives z.
+    records, a, linear = [], x, {}
     for index, layer in enumerate(model.layers, start=1):
         before = {key: value.copy() for key, value in layer.params.items()}
         a_prev = a
-        a = layer.forward(a_prev, training=True)
-        has_z = hasattr(layer, "activation") and hasattr(layer, "backward_from_logits")
+        has_z = isinstance(layer, (Dense, Activation))
+        if has_z:
+            linear[index] = linear_part(layer) if isinstance(layer, Dense) else None
+            z = linear[index].forward(a_prev, True) if isinstance(layer, Dense) else a_prev
+        if index <= len(plan):
+            a = plan[index - 1].forward(a_prev, True)  # what training runs (keeps what backward needs)
+        if has_z:
+            a = layer.activation.forward(z, True)  # the activation on its own: a = f(z)
         record = LayerTrace(
             index=index, name=layer.name, kind=type(layer).__name__, description=_describe(layer),
             activation=activation_name(layer.activation) if has_z else None,
-            input=(layer.input if isinstance(layer, Dense) else a_prev).copy(), params_before=before,
-            z=layer.logits.copy() if has_z else None, output=np.array(a, copy=True),
+            input=np.array(a_prev, copy=True), params_before=before,
+            z=np.array(z, copy=True) if has_z else None, output=np.array(a, copy=True),
             memory=_memory_notes(layer, index, "x" if index == 1 else f"a{index - 1}"))
         if has_z and not isinstance(layer.activation, Softmax):
             record.derivative_formula = _derivative(type(layer.activation), index)[0]
@@ -199,13 +202,12 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
             record.regularizer = type(layer.kernel_regularizer).__name__
         records.append(record)
     output = a
-    last = model.layers[-1]
 
     # The loss and its gradient: dL/dŷ from the loss; with fusion, δ_L = (p − y)/N straight from the logits.
     shown_loss = loss_fn.forward(y, output)
     grad = loss_fn.backward()
     if fused_loss is not None:
-        loss_value = fused_loss.forward(y, last.logits)
+        loss_value = fused_loss.forward(y, records[-1].z)
         top_grad = fused_loss.backward()
         loss_scale = fused_loss.scale
     else:
@@ -214,24 +216,28 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
     loss_value += regularization
 
     # Backward: each layer's own backward, in reverse, recording dL/da, δ, dW, db and dL/dx.
+    last = len(records)
     for record, layer in zip(reversed(records), reversed(model.layers)):
         record.grad_output = np.array(grad, copy=True)
         if record.z is not None:
-            if layer is last and fused_loss is not None:
+            if record.index == last and fused_loss is not None:
                 delta = top_grad
             else:
                 delta = layer.activation.backward(grad)
             if not isinstance(layer.activation, Softmax):  # element-wise: f'(z) = activation.backward(1)
                 record.activation_derivative = layer.activation.backward(np.ones_like(record.z))
             record.delta = np.array(delta, copy=True)
-            grad = layer.backward_from_logits(delta)
+            part = linear[record.index]
+            grad = part.backward(delta) if part is not None else delta
         else:
             grad = layer.backward(grad)
         record.grads = {key: value.copy() for key, value in layer.grads.items()}
         record.grad_input = np.array(grad, copy=True)
 
-    # Check: the model's own backward gives the same gradients (it overwrites layer.grads).
-    reference_input_grad = model.backward(top_grad, from_logits=fused_loss is not None)
+    # Check: the backward pass training runs (each layer's backward, reversed) gives the same gradients.
+    reference_input_grad = top_grad
+    for layer in reversed(plan):
+        reference_input_grad = layer.backward(reference_input_grad)
     pairs = [(records[0].grad_input, reference_input_grad)]
     pairs += [(record.grads[key], layer.grads[key]) for record, layer in zip(records, model.layers)
               for key in layer.grads]
@@ -247,9 +253,8 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
         for record, layer in zip(records, model.layers):
             record.params_after = {key: value.copy() for key, value in layer.params.items()}
         if all(isinstance(layer, (Dense, Activation)) for layer in model.layers):  # deterministic layers only
-            after = model.forward(x, training=False)
-            loss_after = (fused_loss.forward(y, last.logits) if fused_loss is not None
-                          else loss_fn.forward(y, after)) + model.regularization_loss()
+            after = forward_inference(plan, x)
+            loss_after = (fused_loss or loss_fn).forward(y, after) + model.regularization_loss()
 
     return Trace(architecture=_architecture(model), loss_name=_loss_name(loss_fn), loss=float(loss_value),
                  learning_rate=learning_rate, x=x.copy(), y=np.array(y, copy=True), output=np.array(output, copy=True),

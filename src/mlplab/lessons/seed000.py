@@ -95,8 +95,8 @@ def logic_gates_xor(ctx):
                                                                       # y2 = σ(−7x1 − 7x2 + 3)
         np.array([[-11.0], [-11.0]]), np.array([6.0]),  # ȳ = σ(−11·y1 − 11·y2 + 6): the red box W
     ])
-    y_bar = by_hand.forward(x).ravel()
-    hidden = by_hand.layers[0].activation.output  # the hidden activations (y1, y2) of that forward pass
+    hidden, output = by_hand.layer_outputs(x)  # the hidden activations (y1, y2) and ȳ
+    y_bar = output.ravel()
     ctx.print("x1 | x2 | y1 | y2 | ȳ | XOR")
     for (x1, x2), (y1, y2), out, target in zip(x.astype(int), hidden, y_bar, y):
         ctx.print(f" {x1} |  {x2} |  {round(y1):d} |  {round(y2):d} | {round(out):d} |  {target}")

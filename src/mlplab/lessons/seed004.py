@@ -114,8 +114,8 @@ def _relu_forward(ctx, a=2, b=3):
     model = ml.Sequential([ml.Dense(2, "relu", use_bias=False, input_dim=2), ml.Dense(1, use_bias=False)])
     # node_0 weights [2, 4] and node_1 weights [4, -5] are the columns of W1; output weights [2, 7].
     model.set_weights([np.array([[2, 4], [4, -5]]), np.array([[2], [7]])])
-    output = float(model.predict(np.array([[a, b]]))[0, 0])
-    hidden = model.layers[0].activation.output[0]
+    hidden_outputs, outputs = model.layer_outputs(np.array([[a, b]]))
+    hidden, output = hidden_outputs[0], float(outputs[0, 0])
     ctx.print(f"a = {a}, b = {b}: hidden relu outputs {hidden.tolist()} -> model output {output:g}")
     ctx.number("4.3 relu output", output)
 
