@@ -79,16 +79,6 @@ def number(page, name: str) -> float:
     return float(text)
 
 
-def load_exported(path: Path):
-    if path.suffix == ".json":  # the fallback export when this mlplab has no model files (model.save)
-        import json
-        payload = json.loads(path.read_text())
-        model = ml.Sequential.from_config(payload["config"])
-        model.set_weights([np.array(w) for w in payload["weights"]])
-        return model
-    return ml.load_model(path)
-
-
 def heatmap_pixels(page) -> str:
     return page.evaluate("document.getElementById('heatmap').toDataURL()")
 
@@ -120,7 +110,7 @@ def test_xor_trains_in_the_browser_and_the_exported_model_predicts_like_the_page
     download = download_info.value
     path = tmp_path / download.suggested_filename
     download.save_as(path)
-    model = load_exported(path)
+    model = ml.load_model(path)
     ticks = np.linspace(-extent, extent, grid)
     gx, gy = np.meshgrid(ticks, ticks[::-1])
     predictions = model.predict(np.column_stack([gx.ravel(), gy.ravel()]))[:, 0]

@@ -2,7 +2,6 @@
 
 Runs without a browser (Starlette's TestClient); tests/test_playground_browser.py drives the page itself.
 """
-import json
 import re
 import subprocess
 import sys
@@ -234,7 +233,7 @@ def test_exports_are_downloads_and_reproduce_the_page(client, tmp_path):
         path = tmp_path / re.search(r'filename="([^"]+)"', response.headers["content-disposition"]).group(1)
         path.write_bytes(response.content)
         points = np.random.default_rng(0).uniform(-6, 6, (50, 2))
-        np.testing.assert_allclose(load_exported(path).predict(points), model.predict(points), rtol=1e-6)
+        np.testing.assert_allclose(ml.load_model(path).predict(points), model.predict(points), rtol=1e-6)
 
         script = client.get(f"/api/session/{session_id}/code")
         assert script.headers["content-disposition"] == 'attachment; filename="playground_model.py"'
@@ -242,21 +241,15 @@ def test_exports_are_downloads_and_reproduce_the_page(client, tmp_path):
         run = subprocess.run([sys.executable, "playground_model.py"], cwd=tmp_path, capture_output=True, text=True,
                              timeout=120, env=_env())
         test_loss = connection.session.metrics()["test_loss"]
-        assert f"test loss {test_loss:.4f}" in run.stdout, run.stdout + run.stderr  # the same network, retrained
+        assert run.returncode == 0, run.stderr
+        assert f"test loss {test_loss:.4f}" in run.stdout, run.stdout  # the same data and network, retrained
+        retrained = ml.load_model(tmp_path / "playground_model.safetensors")
+        np.testing.assert_allclose(retrained.predict(points), model.predict(points), rtol=1e-6)
 
         csv = client.get(f"/api/session/{session_id}/data").text.splitlines()
         assert csv[0] == "x1,x2,label,split" and len(csv) == 61
         assert sum(line.endswith(",test") for line in csv) == len(data["test"])
     assert client.get(f"/api/session/{session_id}/model").status_code == 404  # the tab closed: the session is gone
-
-
-def load_exported(path: Path):
-    if path.suffix == ".json":  # the fallback format when mlplab has no model files
-        payload = json.loads(path.read_text())
-        model = ml.Sequential.from_config(payload["config"])
-        model.set_weights([np.array(w) for w in payload["weights"]])
-        return model
-    return ml.load_model(path)
 
 
 def _env():

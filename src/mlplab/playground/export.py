@@ -2,6 +2,7 @@
 rebuilds the same data and network with mlplab and retrains it offline."""
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 
@@ -9,15 +10,13 @@ SCRIPT_EPOCHS_WHEN_UNTRAINED = 300
 
 
 def model_file(model) -> tuple[bytes, str]:
-    """(bytes, file name) of `model` saved with `model.save` (issue 11's safetensors model file).
-
-    Without `model.save` (an mlplab from before model files) the architecture and weights go out as JSON
-    ({"config": get_config(), "weights": get_weights() as lists}), loadable with from_config + set_weights."""
-    if not hasattr(model, "save"):
-        import json
-
-        payload = {"config": model.get_config(), "weights": [w.tolist() for w in model.get_weights()]}
-        return json.dumps(payload).encode(), "playground_model.json"
+    """(bytes, file name) of `model` saved with `model.save`: the mlplab model file (docs/files.md)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and callable(optimizer.learning_rate):
+        # Model files store a float learning rate, not a schedule: save a copy with the rate the schedule has
+        # reached (predictions are the same; the exported script rebuilds the schedule for retraining).
+        model = copy.deepcopy(model)
+        model.optimizer.learning_rate = optimizer.current_learning_rate
     with tempfile.TemporaryDirectory(prefix="mlplab-playground-") as folder:
         path = os.path.join(folder, "playground.safetensors")
         model.save(path)
@@ -105,6 +104,8 @@ def script(config: dict, epoch: int, n_outputs: int = 1, n_train: int | None = N
         "    model.fit(x_train, y_train, epochs=1, batch_size=BATCH_SIZE, verbose=0)",
         "train, test = model.evaluate(x_train, y_train), model.evaluate(x_test, y_test)",
         'print(f"after {EPOCHS} epochs: training loss {train[\'loss\']:.4f}, test loss {test[\'loss\']:.4f}")',
+        *(["optimizer.learning_rate = optimizer.current_learning_rate  # a model file stores a float rate, "
+           "not a schedule"] if config["schedule"] != "none" else []),
         'model.save("playground_model.safetensors")  # load with ml.load_model("playground_model.safetensors")',
         "",
     ]
