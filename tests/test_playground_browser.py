@@ -120,6 +120,17 @@ def test_xor_trains_in_the_browser_and_the_exported_model_predicts_like_the_page
         page.get_by_label("Export code", exact=True).click()
     assert download_info.value.suggested_filename == "playground_model.py"
 
+    page.get_by_role("button", name="Explain one step").click()
+    page.wait_for_function("document.getElementById('explain-text').textContent.includes('dense')")
+    page.get_by_role("button", name="Close").click()
+
+    shared = browser.new_page()  # the URL carries the whole setup into a new, independent session
+    shared.goto(page.url)
+    shared.wait_for_function("window.playground.data && window.playground.data.config.dataset === 'xor'")
+    assert shared.get_by_label("Dataset", exact=True).input_value() == "xor"
+    assert shared.evaluate("window.playground.session") != page.evaluate("window.playground.session")
+    shared.close()
+
     page.get_by_label("Show test data").check()
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
