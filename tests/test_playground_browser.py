@@ -31,7 +31,10 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 def find_chromium() -> str | None:
     """Debian's chromium; installed with apt-get when missing and we are root (as the issue asks)."""
     if shutil.which("chromium") is None and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=600)
+        for command in (["apt-get", "install", "-y", "-q", "chromium"], ["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "chromium"]):  # a fresh container has no package lists
+            if subprocess.run(command, capture_output=True, timeout=600).returncode == 0 and command[1] == "install":
+                break
     return shutil.which("chromium")
 
 
