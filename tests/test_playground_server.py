@@ -274,6 +274,8 @@ def test_cli_serves_on_a_free_loopback_port_and_prints_the_url():
             except httpx.TransportError:
                 time.sleep(0.1)
         assert page is not None and 'aria-label="Output heatmap"' in page.text
+        # a site re-pointed at 127.0.0.1 (DNS rebinding) sends its own Host name: refused
+        assert httpx.get(url, headers={"host": "evil.example"}, timeout=5).status_code == 400
     finally:
         process.terminate()
         process.wait(timeout=10)

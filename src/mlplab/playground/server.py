@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -186,8 +187,11 @@ def _points_from_csv(text) -> list:
 
 
 # -- the app ------------------------------------------------------------------------------------
-def create_app() -> Starlette:
-    """The ASGI app: GET / (the page), /static/..., the WebSocket /ws and GET /api/session/{id}/{export}."""
+def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
+    """The ASGI app: GET / (the page), /static/..., the WebSocket /ws and GET /api/session/{id}/{export}.
+
+    allowed_hosts: the Host names requests may carry (e.g. ["127.0.0.1", "localhost"]), so that a web page
+    whose domain is re-pointed at 127.0.0.1 (DNS rebinding) cannot reach the server; None allows any."""
     sessions: dict[str, Connection] = {}
 
     async def index(request):
@@ -242,6 +246,8 @@ def create_app() -> Starlette:
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ])
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.state.sessions = sessions
     return app
 
@@ -264,7 +270,9 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> 
         print("warning: listening beyond this machine; anyone who can reach it can use the playground.", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    config = uvicorn.Config(create_app(), log_level="warning", ws_max_size=MAX_MESSAGE_BYTES)
+    loopback = host in ("127.0.0.1", "localhost")
+    app = create_app(allowed_hosts=["127.0.0.1", "localhost"] if loopback else None)
+    config = uvicorn.Config(app, log_level="warning", ws_max_size=MAX_MESSAGE_BYTES)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
