@@ -194,7 +194,7 @@ def _bytes(values: np.ndarray) -> str:
 
 
 class Session:
-    """The state of one page: settings, data, model, epoch and the training curves."""
+    """The state of one page: its settings, data, model and epoch (the page keeps the curves)."""
 
     def __init__(self, config: dict | None = None):
         self.configure(config or {})
@@ -217,7 +217,6 @@ class Session:
         self.config, self.model = clean, model
         self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
         self.n_outputs, self.epoch = n_outputs, 0
-        self._initial_predictions = None
 
     def reset(self) -> None:
         """A fresh network from the seed, epoch 0 (the data stay)."""
@@ -252,7 +251,8 @@ class Session:
                 "learning_rate": self.model.optimizer.current_learning_rate}
 
     def predict_grid(self) -> list:
-        """Output on the GRID×GRID plane (binary: p; multi-class: class + 100·confidence; regression: a curve)."""
+        """Output on the GRID×GRID plane, row by row from the top (binary: p(class 1); multi-class: the class
+        plus its probability, capped below 1, in one number; regression: CURVE_POINTS values along x1)."""
         if self.config["task"] == "regression":
             ticks = np.linspace(-EXTENT, EXTENT, CURVE_POINTS)
             return self.model.predict(np.column_stack([ticks, np.zeros_like(ticks)]))[:, 0].round(4).tolist()
@@ -275,7 +275,7 @@ class Session:
 
     def weights(self) -> list:
         """The weight matrix (in, out) of every Dense layer, rounded for display."""
-        return [np.round(layer.params["weight"], 4).tolist() for layer in self.model.layers if isinstance(layer, ml.Dense)]
+        return [np.round(layer.get_weights()[0], 4).tolist() for layer in self.model.layers if isinstance(layer, ml.Dense)]
 
     def snapshot(self) -> dict:
         return {"type": "update", **self.metrics(), "output": self.predict_grid(), "neurons": self.neurons(),
@@ -292,10 +292,7 @@ class Session:
     # -- explain and export ------------------------------------------------------------------------
     def explain(self, batch: int = 4) -> str:
         """One training step of a copy of the current network on `batch` training points, as text."""
-        model = copy.deepcopy(self.model)
-        for layer in model.layers:  # fit's last backward skipped the input gradient; explain wants every one
-            layer.skip_input_grad = False
-        trace = ml.explain_step(model, self.x_train[:batch], self.y_train[:batch])
+        trace = ml.explain_step(copy.deepcopy(self.model), self.x_train[:batch], self.y_train[:batch])
         return trace.to_text(precision=3)
 
     def model_file(self) -> tuple[bytes, str]:
