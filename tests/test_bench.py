@@ -31,17 +31,19 @@ def runner():
 @pytest.mark.slow  # about 30 s on 2 cores: a dozen worker processes, and importing torch takes seconds
 def test_quick_run_writes_results_for_every_workload(tmp_path):
     out, results_json = tmp_path / "RESULTS.md", tmp_path / "r.json"
-    command = [sys.executable, "bench/run.py", "--quick", "--peers", "mlplab,torch", "--blas", "haswell",
+    command = [sys.executable, "bench/run.py", "--quick", "--peers", "mlplab,torch,onnxruntime", "--blas", "haswell",
                "--out", str(out), "--json", str(results_json)]
     run = subprocess.run(command, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"}, capture_output=True,
                          text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
 
     results = json.loads(results_json.read_text())
-    assert results["meta"]["workloads"] == ["W1", "W2", "W3", "W4", "W5"]
+    assert results["meta"]["workloads"] == ["W1", "W2", "W3", "W4", "W5", "W6"]
     for workload in results["meta"]["workloads"]:
         rows = [row for row in results["rows"] if row["workload"] == workload]
         assert any(row["library"].startswith("mlplab") for row in rows), workload
+        if workload in ("W4", "W6"):
+            assert any(row["library"].startswith("onnxruntime") for row in rows), workload
         for row in rows:
             assert math.isfinite(row["median"]) and row["median"] > 0, row
             assert row["min"] <= row["median"] <= row["max"], row

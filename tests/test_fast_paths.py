@@ -248,3 +248,18 @@ def test_compiled_adam_is_used_only_where_it_applies(monkeypatch):
     assert all(np.isfinite(w).all() for w in weights)
     with pytest.raises(TypeError, match="enabled"):
         kernels.set_enabled("yes")
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "softmax", "sigmoid", "elu"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_in_place_inference_equals_each_layers_forward(activation, dtype):
+    """engine.forward_inference applies common activations in place on z: bit for bit the layers' forward."""
+    from mlplab.engine import forward_inference
+    model = ml.Sequential([ml.Dense(7, activation, input_dim=5), ml.Dropout(0.3), ml.Dense(4, activation),
+                           ml.Dense(3, activation, use_bias=False)], seed=0, dtype=dtype)
+    x = np.random.default_rng(1).normal(size=(9, 5)).astype(dtype) * 3
+    plain = x
+    for layer in model.layers:
+        plain = layer.forward(plain, False)
+    np.testing.assert_array_equal(forward_inference(model.layers, x), plain)
+    np.testing.assert_array_equal(model.predict(x), plain)

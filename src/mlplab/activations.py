@@ -57,10 +57,12 @@ class Step(ActivationFunction):
         )
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1 + e^(−z)), computed from e^(−|z|) ∈ (0, 1] so it never overflows for either sign.
-    The one sigmoid of the library: the activation, the fused binary cross-entropy and softplus' slope."""
-    e = np.exp(-np.abs(z))
+def sigmoid(z: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
+    """σ(z) = 1/(1 + e^(−z)), computed from e = e^(−|z|) ∈ (0, 1] (pass it if you have it) so it never
+    overflows for either sign. The one sigmoid of the library: the activation, the fused binary
+    cross-entropy and softplus' slope."""
+    if e is None:
+        e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0, e) / (1.0 + e)
 
 

@@ -281,10 +281,30 @@ def engine_for(model) -> Engine:
 
 # -- inference ----------------------------------------------------------------------------------------
 def forward_inference(layers, x):
-    """Outputs in inference mode: no layer stores anything, so any number of threads may call this."""
+    """Outputs in inference mode: no layer stores anything, so any number of threads may call this.
+    A Dense layer with a common activation computes z = xW + b and applies the activation in place
+    on z, its own fresh array (the same operations as its forward, without their temporaries)."""
     for layer in layers:
-        x = layer.forward(x, False)
+        activation = IN_PLACE.get(type(layer.activation)) if type(layer) is Dense else None
+        if activation is None:
+            x = layer.forward(x, False)
+            continue
+        z = x @ layer.params["weight"]
+        if layer.use_bias:
+            z += layer.params["bias"]
+        x = activation(z)
     return x
+
+
+def _softmax_in_place(z):
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z
+
+
+IN_PLACE = {Linear: lambda z: z, ReLU: lambda z: np.maximum(z, 0, out=z), Tanh: lambda z: np.tanh(z, out=z),
+            Softmax: _softmax_in_place}
 
 
 def evaluate_arrays(model, x, y, sample_weight, batch_size):

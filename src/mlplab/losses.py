@@ -123,8 +123,9 @@ class BinaryCrossentropy(Loss):
         self._setup(y_pred.size, sample_weight, y_pred.ndim)
         if self.from_logits:
             z = y_pred
-            self.p = sigmoid(z)
-            losses = np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))
+            e = np.exp(-np.abs(z))  # e^(−|z|) ∈ (0, 1]: never overflows
+            self.p = sigmoid(z, e)
+            losses = np.maximum(z, 0) - z * y_true + np.log1p(e)
         else:
             self.p = y_pred
             p = np.clip(y_pred, EPSILON, 1 - EPSILON)
