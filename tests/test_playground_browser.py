@@ -4,6 +4,7 @@ Opens the page, chooses XOR, plays until the test loss is low, checks the heatma
 model and loads it with the page's predictions, saves docs/images/playground.png; and checks that two
 tabs train independently. Skipped with a message when Chromium or Playwright cannot be had.
 """
+import json
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -168,3 +170,13 @@ def test_two_tabs_train_independently(browser, url):
     assert httpx.get(url + "api/info").json()["sessions"] == 1
     assert not errors_1 and not errors_2
     second.context.close()
+
+
+def test_a_link_with_refused_settings_explains_and_falls_back_to_the_defaults(browser, url):
+    page, errors = open_page(browser, url + "#" + quote(json.dumps({"dataset": "xor", "layers": [{"units": 99, "activation": "relu"}]})))
+    assert "units: expected an integer from 1 to 32" in page.get_by_role("alert").text_content()
+    assert page.get_by_label("Dataset", exact=True).input_value() == "circle"
+    page.get_by_role("button", name="Step", exact=True).click()
+    page.wait_for_function("document.getElementById('epoch').textContent === '1'")
+    assert not errors, errors
+    page.context.close()

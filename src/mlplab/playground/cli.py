@@ -6,9 +6,10 @@ import argparse
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("playground", help="open the browser playground: build, train and look inside "
-                                                      "a network (needs: pip install 'mlplab[playground]')")
-    parser.add_argument("--port", type=_port, default=0, help="port to listen on (default: a free one)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+                                                      "a network (needs: pip install 'mlplab[playground]')",
+                                   epilog="examples:\n  mlplab playground\n  mlplab playground --port 8000 --no-browser")
+    parser.add_argument("--port", type=_port, default=0, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 127.0.0.1 is this machine only")
     parser.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
     parser.set_defaults(run=run)
     return parser

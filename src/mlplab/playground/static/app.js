@@ -14,6 +14,9 @@ const LOSSES = {
   multiclass: [["sparse_categorical_crossentropy", "cross-entropy"]],
   regression: [["mean_squared_error", "mean squared error"], ["mean_absolute_error", "mean absolute error"]],
 };
+const TASKS = {circle: "binary", xor: "binary", gaussians: "binary", spiral: "binary", moons: "binary",
+               linear: "binary", quadratic: "binary", blobs: "multiclass", spirals: "multiclass",
+               cubic: "regression", custom: null};
 const CLASS_COLOURS = [[245, 147, 34], [8, 119, 189], [46, 160, 67], [200, 50, 120], [120, 80, 200], [90, 90, 90],
                        [200, 180, 20], [20, 180, 190]];
 const ACTIVATION_NAMES = {relu: "ReLU", tanh: "tanh", sigmoid: "sigmoid", linear: "linear", leaky_relu: "leaky ReLU",
@@ -90,7 +93,7 @@ function changed(key, value, delay = 0) {
 
 function wireControls() {
   $("dataset").addEventListener("change", (e) => {
-    if (e.target.value !== "custom" || page.config.points.length) page.config.loss = "auto";
+    if (TASKS[e.target.value] !== task()) page.config.loss = "auto";  // the loss list depends on the task
     changed("dataset", e.target.value);
   });
   $("noise").addEventListener("input", (e) => { $("noise-value").textContent = e.target.value; changed("noise", +e.target.value, 150); });
@@ -221,7 +224,8 @@ function receive(message) {
       showLosses(message.task, message.config.loss);
       history.replaceState(null, "", "#" + encodeURIComponent(JSON.stringify(shareable(page.config))));
       buildDiagram();
-      showMessage("");
+      showMessage(page.pendingMessage || "");
+      page.pendingMessage = null;
       for (const id of ["play", "step", "reset", "explain"]) $(id).disabled = false;
       break;
     case "update":
@@ -243,8 +247,12 @@ function receive(message) {
         page.config = structuredClone(page.data.config);
         delete page.config.task;
         showConfig(page.config);
-      } else {
+      } else if (!page.retried) {  // a link with settings the server refuses: start from the defaults instead
+        page.retried = true;
+        page.pendingMessage = `${message.message} The defaults are shown instead.`;
         page.config = structuredClone(DEFAULTS);
+        showConfig(page.config);
+        send({type: "config", config: page.config});
       }
       break;
   }
