@@ -180,3 +180,22 @@ def test_a_link_with_refused_settings_explains_and_falls_back_to_the_defaults(br
     page.wait_for_function("document.getElementById('epoch').textContent === '1'")
     assert not errors, errors
     page.context.close()
+
+
+def test_upload_a_csv_then_click_a_point_onto_the_plane(browser, url):
+    page, errors = open_page(browser, url)
+    rows = "\n".join(f"{a:.3f},{b:.3f},{int(a * b > 0)}" for a, b in np.random.default_rng(0).uniform(-5, 5, (30, 2)))
+    page.get_by_label("Upload CSV", exact=False).set_input_files(
+        files=[{"name": "points.csv", "mimeType": "text/csv", "buffer": ("x1,x2,label\n" + rows).encode()}])
+    page.wait_for_function("window.playground.data.config.dataset === 'custom'")
+    count = "window.playground.data.train.length + window.playground.data.test.length"
+    assert page.evaluate(count) == 30
+    page.get_by_label("Clicking the output adds a point of class").select_option("0")
+    box = page.get_by_role("img", name="Output heatmap").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)  # (3, 3): x1 > 0, x2 > 0
+    page.wait_for_function(f"{count} === 31")
+    added = [p for p in page.evaluate("window.playground.data.train.concat(window.playground.data.test)")
+             if abs(p[0] - 3) < 0.2 and abs(p[1] - 3) < 0.2]
+    assert added and added[0][2] == 0
+    assert not errors, errors
+    page.context.close()

@@ -49,6 +49,12 @@ def test_bad_settings_get_a_message_naming_the_setting(settings, message):
         validate(settings)
 
 
+def test_batch_norm_refuses_a_batch_of_one_up_front():
+    with pytest.raises(ValueError, match="batch normalization needs at least 2 points in every batch"):
+        Session({"dataset": "xor", "batch_norm": True, "batch_size": 1, **SMALL})
+    Session({"dataset": "xor", "batch_norm": True, "batch_size": 4, **SMALL}).train_epochs(1)  # 30 = 7·4 + 2
+
+
 def test_a_refused_setting_leaves_the_session_as_it_was():
     session = Session({"dataset": "xor", **SMALL})
     session.train_epochs(2)

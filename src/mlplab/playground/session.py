@@ -212,6 +212,10 @@ class Session:
             n_outputs = 1
         if clean["batch_size"] > len(x_train):
             clean["batch_size"] = len(x_train)
+        if clean["batch_norm"] and (clean["batch_size"] == 1 or len(x_train) % clean["batch_size"] == 1):
+            raise PlaygroundError(f"batch_size: batch normalization needs at least 2 points in every batch, but "
+                                  f"{len(x_train)} training points in batches of {clean['batch_size']} leave a "
+                                  "batch of one; choose another batch size.")
         steps = -(-len(x_train) // clean["batch_size"])
         model = build_model(clean, n_outputs, steps)
         self.config, self.model = clean, model
