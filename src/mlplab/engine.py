@@ -280,11 +280,25 @@ def engine_for(model) -> Engine:
 
 
 # -- inference ----------------------------------------------------------------------------------------
-def forward_inference(layers, x):
+def forward_inference(layers, x, check_input=None):
     """Outputs in inference mode: no layer stores anything, so any number of threads may call this.
     A Dense layer with a common activation computes z = xW + b and applies the activation in place
-    on z, its own fresh array (the same operations as its forward, without their temporaries)."""
-    for layer in layers:
+    on z, its own fresh array (the same operations as its forward, without their temporaries).
+
+    check_input(x) raises for NaN/inf in x. For a large x going into a Dense first layer it runs only
+    when that layer's z is not all finite: exact, since a NaN or ±inf input makes every product with it
+    NaN or ±inf, whatever the weight, and z is several times smaller than x to scan."""
+    if check_input is not None and (x.size <= SMALL or not starts_dense(layers)):
+        check_input(x)
+        check_input = None
+    if check_input is not None:
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf inputs are reported by check_input
+            return _forward(layers, x, check_input)
+    return _forward(layers, x, None)
+
+
+def _forward(layers, x, check_input):
+    for index, layer in enumerate(layers):
         activation = IN_PLACE.get(type(layer.activation)) if type(layer) is Dense else None
         if activation is None:
             x = layer.forward(x, False)
@@ -292,8 +306,14 @@ def forward_inference(layers, x):
         z = x @ layer.params["weight"]
         if layer.use_bias:
             z += layer.params["bias"]
+        if index == 0 and check_input is not None and not all_finite(z):
+            check_input(x)  # raises if x has NaN/inf; else finite inputs overflowed: the result says so
         x = activation(z)
     return x
+
+
+def starts_dense(layers) -> bool:
+    return bool(layers) and type(layers[0]) is Dense and type(layers[0].activation) in IN_PLACE
 
 
 def _softmax_in_place(z):

@@ -44,27 +44,40 @@ class Sequential:
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"Invalid type for argument `layers`: expected a list of layers. Received: {layers!r}.")
         for layer in layers or []:
-            self.add(layer)
+            self._append(layer)
+        if self.layers and declared_input_shape(self.layers[0]) is not None:
+            self.build(declared_input_shape(self.layers[0]))  # once, with every layer
 
     # -- construction ---------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
+        """Append a layer. On a built model the layer is built on the current output and the
+        parameters are packed again; on error the model is unchanged."""
+        self._check_new(layer)
+        if self.built:
+            layer.build(self.output_shape, self.rng, self.dtype)
+        self._append(layer)
+        if self.built:
+            self._pack()
+        elif len(self.layers) == 1 and declared_input_shape(layer) is not None:
+            self.build(declared_input_shape(layer))
+
+    def _check_new(self, layer) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"Invalid type for argument `layer`: expected an ml layer (e.g. ml.Dense). "
                             f"Received: {layer!r}.")
+        if layer.name is not None and any(other.name == layer.name for other in self.layers):
+            raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
+
+    def _append(self, layer: Layer) -> None:
+        """Name the layer (dense, dense_1, ...) if it has no name, and append it."""
+        self._check_new(layer)
         if layer.name is None:
             kind = type(layer).__name__.lower()
             count = sum(type(other) is type(layer) for other in self.layers)
             layer.name = kind if count == 0 else f"{kind}_{count}"
-        if any(other.name == layer.name for other in self.layers):
-            raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
-        if self.built:  # extend a built model: the new layer takes the current output shape
-            self.output_shapes(self.input_shape)
-            layer.build(self.output_shape, self.rng, self.dtype)
+            if any(other.name == layer.name for other in self.layers):
+                raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
         self.layers.append(layer)
-        if self.built:
-            self._pack()
-        if len(self.layers) == 1 and declared_input_shape(layer) is not None:
-            self.build(declared_input_shape(layer))
 
     def build(self, input_shape) -> None:
         """Create every layer's parameters for inputs of shape (n_samples, *input_shape)."""
@@ -234,13 +247,12 @@ class Sequential:
             self.build(x.shape[1:])
         rows = batch_size or PREDICT_ROWS
         if len(x) <= rows:  # one chunk: no output buffer to fill
-            check_finite("x", x, source=source)
-            return forward_inference(self.layers, x)
+            return forward_inference(self.layers, x, lambda chunk: check_finite("x", chunk, source=source))
         output = None
         for start in range(0, len(x), rows):
             chunk = x[start:start + rows]
-            check_finite("x", chunk, start, whole=x, source=source)  # checked where it is read, while in cache
-            result = forward_inference(self.layers, chunk)
+            result = forward_inference(self.layers, chunk, lambda chunk, start=start: check_finite(
+                "x", chunk, start, whole=x, source=source))  # checked while the chunk is in cache
             if output is None:
                 output = np.empty((len(x), *result.shape[1:]), result.dtype)
             output[start:start + len(result)] = result

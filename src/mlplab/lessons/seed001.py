@@ -1,4 +1,4 @@
-"""Seed 001 ("Standalone DL #8-9: History of DL / MLP basic"): the seed's PyTorch program that trains a
+"""Seed 001 ("Standalone DL #8-9: History of DL / MLP basic"): the lecture's PyTorch program that trains a
 linear model and a 2-200-3 ReLU MLP on three-class 2-D data with cross-entropy and SGD (lr 0.005) for
 4000 epochs, logging train and validation loss every epoch and test accuracy every 200 epochs.
 """
@@ -25,17 +25,17 @@ def _torch_linear(units, fan_in, activation=None, **kwargs):
 
 
 def linear_model():
-    """The seed's LinearModel, with 3 outputs (one logit per class) instead of its out_features=1."""
+    """The lecture's LinearModel, with 3 outputs (one logit per class) instead of its out_features=1."""
     return [_torch_linear(3, 2, input_dim=2)]
 
 
 def mlp_model(in_dim=2, out_dim=3, hid_dim=200):
-    """The seed's MLPModel: linear1 (2 → 200), ReLU, linear2 (200 → 3), logits out."""
+    """The lecture's MLPModel: linear1 (2 → 200), ReLU, linear2 (200 → 3), logits out."""
     return [_torch_linear(hid_dim, in_dim, "relu", input_dim=in_dim), _torch_linear(out_dim, hid_dim)]
 
 
 def _train(ctx, name, layers, data, lr, epoch, batch_size, eval_every):
-    """The seed's loop: train on mini-batches, then validation loss, then test accuracy every `eval_every`."""
+    """The lecture's loop: train on mini-batches, then validation loss, then test accuracy every `eval_every`."""
     (train_X, train_y), (val_X, val_y), (test_X, test_y) = data
     model = ml.Sequential(layers, seed=0)
     # nn.CrossEntropyLoss takes logits: sparse categorical cross-entropy with from_logits=True.
@@ -67,7 +67,7 @@ def _train(ctx, name, layers, data, lr, epoch, batch_size, eval_every):
 
 
 @lesson("three-class-mlp", "A linear model vs a 2-200-3 ReLU MLP on three classes", SEED,
-        "The seed's PyTorch program with mlplab: cross-entropy, SGD lr 0.005, 4000 epochs, train/validation "
+        "The lecture's PyTorch program with mlplab: cross-entropy, SGD lr 0.005, 4000 epochs, train/validation "
         "loss every epoch and test accuracy every 200 epochs, on three interleaved spirals that no linear "
         "model can separate.")
 def three_class_mlp(ctx):
@@ -101,7 +101,7 @@ def three_class_mlp(ctx):
         fig = plot_scatter_panels(test_X, test_y, model.predict(test_X), train_X, model.predict(train_X))
         fig.suptitle(name)
         ctx.figure(fig, f"scatter_{key}", f"{name}: true test labels, predicted test labels and predictions on "
-                                          f"the training set (the seed's three panels).")
+                                          f"the training set (the lecture's three panels).")
 
     # ====== The seed's two panels: epoch vs loss and epoch vs accuracy ====== #
     fig = plt.figure(figsize=(15, 5))
@@ -120,23 +120,23 @@ def three_class_mlp(ctx):
                               f"{eval_every} epochs, for the linear model and the MLP.")
 
     ctx.explain(
-        "The seed's data are not shown, so this lesson uses mlplab.datasets.spirals (300 points, 3 arms, noise "
+        "The lecture's data are not shown, so this lesson uses mlplab.datasets.spirals (300 points, 3 arms, noise "
         "0.2): the classes wind around each other, so the point of the program, that a hidden layer lets the "
         "model bend its decision regions, shows clearly. A linear model (one logit per class) can only cut "
         "the plane into three wedges and stays near 55-60% test accuracy; the 2-200-3 ReLU MLP follows the "
         "arms and reaches well above 90%.")
     ctx.explain(
-        "mlplab settings for the seed's PyTorch: nn.Linear's default initialisation U(−1/√fan_in, 1/√fan_in) "
+        "mlplab settings for the lecture's PyTorch: nn.Linear's default initialisation U(−1/√fan_in, 1/√fan_in) "
         "for weights and biases (ml.RandomUniform), nn.CrossEntropyLoss on logits = "
         "SparseCategoricalCrossentropy(from_logits=True) after a linear output layer, optim.SGD(lr=0.005) = "
-        "ml.SGD(0.005). The seed iterates a train_loader whose batch size it does not show; we use "
+        "ml.SGD(0.005). The lecture iterates a train_loader whose batch size it does not show; we use "
         "mini-batches of 32, reshuffled every epoch (6 steps per epoch on 180 training points), which learns "
         "within the 4000 epochs and runs in seconds. The quick run uses lr 0.05 for 400 epochs.")
     ctx.explain(
-        "The seed's listing has slips that this lesson does not copy: `optimizer.zero_grad()` sits outside "
+        "The lecture's listing has slips that this lesson does not copy: `optimizer.zero_grad()` sits outside "
         "the batch loop, so PyTorch would accumulate gradients over an epoch's batches (ml.train_step "
         "overwrites the gradients at every step, which is what was meant); `ptimizer` is a typo; "
         "`train_loss` is never reset; the `view(-1, 784)` reshape is left over from MNIST; the LinearModel has "
         "out_features=1, which cannot score 3 classes; and MLPModel is called with keyword names "
-        "(in_features=...) that its __init__ does not have. Accuracy is printed exactly as the seed prints "
+        "(in_features=...) that its __init__ does not have. Accuracy is printed exactly as the lecture prints "
         "it, at epochs 0, 200, ..., 3800; the final accuracy is measured after the last epoch.")

@@ -1,6 +1,6 @@
 """Seed 002 ("MLP (Multi-Layer-Perceptrons)"): the NumPy `Perceptron_2layers` (zero initialisation,
 per-sample SGD, sigmoid units, lr 1), rebuilt with mlplab and checked weight for weight against the
-seed's own class; what zero initialisation does to the hidden units; and loop vs vectorized timing.
+lecture's own class; what zero initialisation does to the hidden units; and loop vs vectorized timing.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def _hidden_spread(model) -> float:
 def two_layer_model(node, kernel_initializer, seed=0):
     """Perceptron_2layers with mlplab: sigmoid hidden and output units, per-sample SGD on Σ(ŷ − y)².
 
-    The seed's update w -= lr · a.T @ ((a2 − y)·σ'(z2)) with lr 1 is plain gradient descent on ½(ŷ − y)²;
+    The lecture's update w -= lr · a.T @ ((a2 − y)·σ'(z2)) with lr 1 is plain gradient descent on ½(ŷ − y)²;
     d/dŷ Σ(ŷ − y)² = 2(ŷ − y), so MeanSquaredError(reduction="sum") with SGD lr 0.5 is the same step.
     """
     model = ml.Sequential([ml.Dense(node, "sigmoid", input_dim=2, kernel_initializer=kernel_initializer),
@@ -125,7 +125,7 @@ def _best_time(function, repeats: int) -> float:
 
 
 def _timing_table(ctx, list_size, repeats=3):
-    """The seed's Vectorization experiment: an inner product of two arrays of `list_size` floats."""
+    """The lecture's Vectorization experiment: an inner product of two arrays of `list_size` floats."""
     rng = np.random.default_rng(0)  # the seed uses np.random.rand (global state); a Generator here
     a = rng.random(list_size)
     b = rng.random(list_size)
@@ -156,11 +156,11 @@ def _timing_table(ctx, list_size, repeats=3):
     ctx.print(f"inner product of two arrays of {list_size:,} floats, time per call, best of {repeats} runs")
     ctx.print(" " * 10 + "  ".join(n.rjust(w) for n, w in zip(names, widths)))
     ctx.print("time(ms)  " + "  ".join(f"{times[n[:-2]]:.3g}".rjust(w) for n, w in zip(names, widths)))
-    ctx.print("seed (ms) " + "  ".join(v.rjust(w) for v, w in zip(("515", "549", "-", "1.39"), widths)))
+    ctx.print("notes (ms)" + "  ".join(v.rjust(w) for v, w in zip(("515", "549", "-", "1.39"), widths)))
     speedup = times["loop"] / times["vectorized"]
     ctx.print(f"speed-up of np.dot over the loop: {speedup:.0f}x")
     ctx.print(f"values: loop {values['loop']:.6f}, np.dot {values['vectorized']:.6f}, listcomp product "
-              f"{values['listcomp_product']:.6f}; the seed's listcomp {values['listcomp']:.6f} "
+              f"{values['listcomp_product']:.6f}; the lecture's listcomp {values['listcomp']:.6f} "
               f"= sum(a) + sum(b) = {a.sum() + b.sum():.6f}")
     ctx.number("list_size", list_size)
     for name in ("loop", "listcomp", "listcomp_product", "vectorized"):
@@ -171,7 +171,7 @@ def _timing_table(ctx, list_size, repeats=3):
 
 
 @lesson("two-layer-perceptron", "A two-layer perceptron from zeros, and why vectorize", SEED,
-        "The seed's NumPy Perceptron_2layers (zero initialisation, per-sample SGD, lr 1) rebuilt with mlplab "
+        "The lecture's NumPy Perceptron_2layers (zero initialisation, per-sample SGD, lr 1) rebuilt with mlplab "
         "and matched weight for weight; zero initialisation keeps every hidden unit identical; and a loop, a "
         "list comprehension and np.dot timed on the same inner product.")
 def two_layer_perceptron(ctx):
@@ -207,7 +207,7 @@ def two_layer_perceptron(ctx):
     ctx.print(f"Perceptron_2layers(node={node}), {epochs} epochs: train accuracy "
               f"{reference.evaluate(X_train, y_train):.3f}, test accuracy {reference.evaluate(X_test, y_test):.3f}")
     ctx.print(f"mlplab, zero init:               train accuracy {zero_train:.3f}, test accuracy {zero_test:.3f}; "
-              f"max |weight difference| to the seed's class = {difference:.2e}")
+              f"max |weight difference| to the lecture's class = {difference:.2e}")
     ctx.print("hidden weights W1 (one column per hidden unit):")
     ctx.print(np.array2string(zero_model.get_weights()[0], precision=5))
     ctx.print(f"max spread across hidden units during training: {max(zero_spreads):.1e}")
@@ -226,7 +226,7 @@ def two_layer_perceptron(ctx):
     random_reference.train(X_train, y_train, epochs=epochs, lr=1.)
     random_difference = _max_difference(random_model, random_reference)
     ctx.print(f"mlplab, random init:             train accuracy {random_train:.3f}, test accuracy "
-              f"{random_test:.3f}; max |weight difference| to the seed's class from the same start = "
+              f"{random_test:.3f}; max |weight difference| to the lecture's class from the same start = "
               f"{random_difference:.2e}")
     ctx.print(np.array2string(random_model.get_weights()[0], precision=5))
     ctx.print(f"spread across hidden units after training: {random_spreads[-1]:.3f}")
@@ -259,7 +259,7 @@ def two_layer_perceptron(ctx):
     plt.xlim([-3, 3])
     plt.ylim([-3, 3])
     plt.legend()
-    ctx.figure(fig, "training_set", "The normalised training set, plotted with the seed's code.")
+    ctx.figure(fig, "training_set", "The normalised training set, plotted with the lecture's code.")
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     plot_decision_boundary(zero_model, X_train, y_train, ax=axes[0],
@@ -272,16 +272,16 @@ def two_layer_perceptron(ctx):
 
     ctx.explain(
         "The data are mlplab's make_classification-like generator (100 points, 2 informative features, 2 "
-        "clusters per class), shuffled with np.random.RandomState(123) exactly as the seed does. The seed "
+        "clusters per class), shuffled with np.random.RandomState(123) exactly as the lecture does. The lecture "
         "has a quirk, reproduced here: after `X, y = X[shuffle_idx], y[shuffle_idx]` it splits with "
         "`X[shuffle_idx[:70]]`, applying the same permutation a second time. The result is still a clean "
         "70/30 split (a permutation of a permutation), so nothing breaks, but it is not what was meant. The "
-        "normalisation uses one global sigma = X_train.std() for both features, as in the seed.")
+        "normalisation uses one global sigma = X_train.std() for both features, as in the lecture.")
     ctx.explain(
-        "The seed's update w -= lr · a.T @ ((a2 − y)·σ'(z2)) with lr 1 is gradient descent on ½(ŷ − y)² per "
+        "The lecture's update w -= lr · a.T @ ((a2 − y)·σ'(z2)) with lr 1 is gradient descent on ½(ŷ − y)² per "
         "sample. Since d/dŷ Σ(ŷ − y)² = 2(ŷ − y), mlplab's MeanSquaredError(reduction='sum') with SGD lr 0.5, "
         "batch_size=1 and shuffle=False takes exactly the same steps; in float64 the weights match the "
-        "seed's own class (copied into this lesson's module) to rounding error, both from zeros and from the "
+        "lecture's own class (copied into this lesson's module) to rounding error, both from zeros and from the "
         "same random start.")
     ctx.explain(
         "Zero initialisation is a trap: every hidden unit computes the same output and receives the same "
@@ -295,6 +295,6 @@ def two_layer_perceptron(ctx):
     ctx.explain(
         "Vectorization: the Python loop and the list comprehension spend their time in the interpreter, one "
         "float at a time; np.dot runs one SIMD-friendly compiled loop. The measured times depend on this "
-        "machine but the ratio is of the seed's order (np.dot is timed on one BLAS thread when threadpoolctl "
-        "is installed, so it is one core against one core). The seed's listcomp() sums a_i + b_i (a bug: + "
+        "machine but the ratio is of the lecture's order (np.dot is timed on one BLAS thread when threadpoolctl "
+        "is installed, so it is one core against one core). The lecture's listcomp() sums a_i + b_i (a bug: + "
         "instead of ×), so it returns sum(a) + sum(b); listcomp_product() times the inner product it meant.")

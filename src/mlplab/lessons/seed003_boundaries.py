@@ -16,7 +16,7 @@ SEED = "003_b3f3c4f7318a782e.txt"
 
 
 def print_epochs(ctx, history) -> None:
-    """Print one line per epoch, like Keras's `fit(..., verbose=1)` does in the seed notebook."""
+    """Print one line per epoch, like Keras's `fit(..., verbose=1)` does in the lecture notebook."""
     logs = history.history
     epochs = len(logs["loss"])
     for epoch in range(epochs):
@@ -25,7 +25,7 @@ def print_epochs(ctx, history) -> None:
 
 
 def scatter_classes(ax, x, y):
-    """The seed's picture of the data: class 1 red circles ('ro'), class 0 blue ('bo')."""
+    """The lecture's picture of the data: class 1 red circles ('ro'), class 0 blue ('bo')."""
     ax.plot(x[y == 1, 0], x[y == 1, 1], "ro", alpha=0.4, label="C1")
     ax.plot(x[y == 0, 0], x[y == 0, 1], "bo", alpha=0.4, label="C0")
     ax.set_xlabel("$x_1$", fontsize=15)

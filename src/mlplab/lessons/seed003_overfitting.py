@@ -105,5 +105,5 @@ def overfitting_regularization(ctx):
         f"points) and its training MSE is higher ({mses['dropout']:.2g}). Dropout is only active in training; "
         f"predict uses every unit (inverted dropout already scaled the kept ones by 1/0.8 during training). "
         f"Keras's default batch size 32 exceeds the 10 points, so every epoch is one step on all of them. "
-        + ("The epochs are the seed's. " if not ctx.quick else "Quick mode shortens the two long runs. ")
+        + ("The epochs are the lecture's. " if not ctx.quick else "Quick mode shortens the two long runs. ")
         + "The curves differ in detail from the notebook's because of the random initialisation.")

@@ -96,8 +96,8 @@ def relu_approximation(ctx):
         + (f" (here: {dead_text} units"
            + (f"; the one-unit network predicts 0 everywhere, its MSE is the mean of y², {zero_mse:.3f}"
               if dead_units[1] else "") + ")" if dead_text else "")
-        + ". Training follows the seed: Adam with Keras's default learning rate 0.001, MSE, mini-batches of 32 "
-        + ("and the seed's epochs (500, 3000, 4000, 1000)" if not ctx.quick else
-           "and a tenth of the seed's epochs (quick mode)")
+        + ". Training follows the lecture: Adam with Keras's default learning rate 0.001, MSE, mini-batches of 32 "
+        + ("and the lecture's epochs (500, 3000, 4000, 1000)" if not ctx.quick else
+           "and a tenth of the lecture's epochs (quick mode)")
         + f"; the four networks took {seconds:.0f} s here. The weights differ from the notebook's, which "
         "came from TensorFlow's random initialisation and other random data.")

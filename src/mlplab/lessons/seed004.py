@@ -1,6 +1,6 @@
 """Seed 004: the raw-NumPy networks of "Understand how a Neural Network works", rebuilt with mlplab.
 
-The seed trains with `syn += layer.T.dot(delta)`, delta = (y − a)·a(1 − a): gradient descent with
+The lecture trains with `syn += layer.T.dot(delta)`, delta = (y − a)·a(1 − a): gradient descent with
 step 1 on ½·Σ(a − y)². mlplab's MeanSquaredError(reduction="sum") has gradient 2(a − y), so
 SGD(learning_rate=0.5) is the same update, number for number.
 """
@@ -22,13 +22,13 @@ PRINTED_44 = [0.00260572, 0.99672209, 0.99701711, 0.00386759]
 
 
 def _seed_weights(*shapes):
-    """The seed's `np.random.seed(1); syn = 2*np.random.random(shape) - 1`, without touching the global RNG."""
+    """The lecture's `np.random.seed(1); syn = 2*np.random.random(shape) - 1`, without touching the global RNG."""
     legacy = np.random.RandomState(1)
     return [2 * legacy.random_sample(shape) - 1 for shape in shapes]
 
 
 def _numpy_reference(x, y, weights, steps, every=None):
-    """The seed's own loop (listings 4.2/4.4), run here as the reference: returns the last outputs and errors."""
+    """The lecture's own loop (listings 4.2/4.4), run here as the reference: returns the last outputs and errors."""
     def nonlin(v, deriv=False):
         return v * (1 - v) if deriv else 1 / (1 + np.exp(-v))
 
@@ -48,7 +48,7 @@ def _numpy_reference(x, y, weights, steps, every=None):
 
 
 def _seed_style_model(sizes, weights):
-    """Sigmoid layers without biases (the seed's bias is the constant third input), float64."""
+    """Sigmoid layers without biases (the lecture's bias is the constant third input), float64."""
     layers = [ml.Dense(units, "sigmoid", use_bias=False) for units in sizes[1:]]
     model = ml.Sequential(layers, dtype="float64")
     model.set_weights(weights)
@@ -57,7 +57,7 @@ def _seed_style_model(sizes, weights):
 
 
 def _train(ctx, model, x, y, steps, every=None):
-    """The seed's loop shape: forward, error, backward, update, printing the mean |error| every `every` steps."""
+    """The lecture's loop shape: forward, error, backward, update, printing the mean |error| every `every` steps."""
     errors = []
     for j in range(steps):
         _, output = ml.train_step(model, x, y)   # output is this step's forward pass, before the update
@@ -103,8 +103,8 @@ def _two_layers(ctx):
         f"targets, and the listing's code on that data ends near {np.round(listing_out.ravel(), 2).tolist()}. "
         "The output comes from the XOR targets [0,1,1,0] on the inputs of listing 4.2 "
         "(datasets.tiny_sets('4.4')), so that is what this lesson trains on. With np.random.seed(1)'s weights "
-        "and the same update, mlplab prints the seed's errors and outputs; the last digit or two of the "
-        "17-digit errors differ because floating-point sums depend on the machine's BLAS — the seed's own code "
+        "and the same update, mlplab prints the lecture's errors and outputs; the last digit or two of the "
+        "17-digit errors differ because floating-point sums depend on the machine's BLAS — the lecture's own code "
         "run on this machine shows the same last-digit differences.")
     return errors
 
@@ -144,9 +144,9 @@ def _digits(ctx):
     ctx.number("4.5 query prediction", prediction)
     ctx.number("4.5 query rounded", round(prediction))
     ctx.explain("The 'predict' bitmap of listing 4.5 is pixel for pixel the 'two', so a network that fits its "
-                "four training images predicts ≈ 2 for it. The seed's weights come from an unseeded "
+                "four training images predicts ≈ 2 for it. The lecture's weights come from an unseeded "
                 "np.random.randn; here they come from the model's seeded generator, so the printed losses "
-                "differ from run to run in the seed but not in mlplab.")
+                "differ from run to run in the lecture but not in mlplab.")
     return x, labels, model, losses
 
 
@@ -174,8 +174,8 @@ def _figures(ctx, errors, digits):
     ctx.figure(fig, "digits", "Listing 4.5: the 5×4 bitmaps, the network's outputs ×3, and the query bitmap.")
 
 
-@lesson("numpy-networks", "Seed 004: NumPy networks — 3-1, 3-4-1, a ReLU forward pass and 5×4 digits", SEED,
-        "The seed's raw-NumPy programs rebuilt from mlplab layers: same initial weights (np.random.seed(1)), "
+@lesson("numpy-networks", "NumPy networks — 3-1, 3-4-1, a ReLU forward pass and 5×4 digits", SEED,
+        "The lecture's raw-NumPy programs rebuilt from mlplab layers: same initial weights (np.random.seed(1)), "
         "same update rule, same printed numbers.")
 def numpy_networks(ctx):
     ctx.print("-- 4.2: one layer of weights (3 inputs -> 1 sigmoid output), 10,000 updates")
@@ -188,5 +188,5 @@ def numpy_networks(ctx):
     digits = _digits(ctx)
     ctx.explain("Every update here is mlplab's: Dense(..., 'sigmoid', use_bias=False) layers, "
                 "MeanSquaredError(reduction='sum') and SGD(learning_rate=0.5) — half the gradient of Σ(ŷ − y)² "
-                "is exactly the seed's delta rule, so no special code path reproduces the numbers.")
+                "is exactly the lecture's delta rule, so no special code path reproduces the numbers.")
     _figures(ctx, errors, digits)

@@ -111,7 +111,7 @@ def plot_hidden_space(model, x, y, layer: int = 0, ax=None, *, class_names=None,
     if limits is None:
         limits = padded_limits(z, 0.1)
     ax_hidden.set(xlim=limits, ylim=limits, xlabel="$z_1$", ylabel="$z_2$", aspect="equal",
-                  title=f"hidden space of layer {layer}")
+                  title=f"hidden space of layer {layer + 1}")  # numbered from 1, like `mlplab explain`
     _draw_head(ax_hidden, after, limits, resolution)
     ax_hidden.legend(loc="best")
 

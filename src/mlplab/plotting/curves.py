@@ -102,14 +102,12 @@ def plot_gradient_norms(histories, labels=None, epoch: int = -1, ax=None):
         values = np.asarray(list(norms.values()), dtype=float)
         ax.plot(np.arange(1, len(values) + 1), values, "o-", label=label)
     longest = list(max(series, key=lambda item: len(item[1]))[1])
-    ticks = np.arange(1, len(longest) + 1)
-    if all(list(norms) == longest for _, norms in series):  # same layers everywhere: name them
-        ax.set_xticks(ticks, longest, rotation=30)
-    else:
-        ax.set_xticks(ticks)
+    # Layers numbered from 1 at the input, as `mlplab explain` numbers them (names such as dense_1 would
+    # suggest counting from 0).
+    ax.set_xticks(np.arange(1, len(longest) + 1))
     ax.set_yscale("log")
     when = "last epoch" if epoch == -1 else f"epoch {epoch + 1 if epoch >= 0 else epoch}"
-    ax.set(xlabel="layer (input → output)", ylabel="gradient norm ‖dL/dW‖",
+    ax.set(xlabel="layer (1 = next to the input)", ylabel="gradient norm ‖dL/dW‖",
            title=f"Gradient norm per layer ({when})")
     ax.grid(alpha=0.3, which="both")
     if any(label is not None for label, _ in series):
@@ -201,16 +199,17 @@ def plot_relu_pieces(model, x_range=(-2, 2), target=None, ax=None, show_sum: boo
             target_y = as_array("target[1]", target_y, float).reshape(-1)
         if target_x.shape != target_y.shape:
             raise invalid("target", "x and y of the same length", target_y)
-        ax.plot(target_x, target_y, "--", color="red", alpha=0.6, linewidth=2, label="target")
     for i in range(pieces.shape[1]):
         ax.plot(x, pieces[:, i], linewidth=2, alpha=0.6, label=f"piece {i + 1}" if pieces.shape[1] <= 10 else None)
     if show_sum:
         ax.plot(x, pieces.sum(axis=1) + b2, "c", linewidth=3, label="sum (model output)")
+    if target is not None:  # drawn last, dashed and dark: visible on top of a model that fits it well
+        ax.plot(target_x, target_y, "--", color="black", linewidth=2, zorder=5, label="target")
     ax.set(xlim=(low, high), xlabel="x", ylabel="y", title=f"{pieces.shape[1]} ReLU pieces")
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)  # off the curves
     return fig
 
 
