@@ -13,6 +13,7 @@ from .gradcheck import GradCheckResult, gradcheck
 from .initializers import (INITIALIZERS, Constant, GlorotNormal, GlorotUniform, HeNormal, HeUniform, LecunNormal,
                            LecunUniform, Ones, RandomNormal, RandomUniform, VarianceScaling, Zeros)
 from .layers import LAYERS, Activation, BatchNormalization, Dense, Dropout, Flatten
+from .features import FEATURES, Features  # registers the "Features" layer in LAYERS
 from .losses import (LOSSES, BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanAbsoluteError,
                      MeanSquaredError, SparseCategoricalCrossentropy, get_loss)
 from .metrics import METRICS, Accuracy, Metric, R2Score, accuracy, r2_score

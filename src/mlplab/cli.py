@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mlplab.explain import add_parser as add_explain_parser
 
     add_explain_parser(sub)
+    from mlplab.playground.cli import add_parser as add_playground_parser
+
+    add_playground_parser(sub)
     for name, command in sub.choices.items():
         if not command.epilog and name in EXAMPLES:
             command.epilog = EXAMPLES[name]

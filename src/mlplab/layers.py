@@ -245,9 +245,7 @@ def declared_input_shape(layer: Layer) -> tuple | None:
     """The input shape a first layer states up front (Dense input_dim, Flatten input_shape), if any."""
     if isinstance(layer, Dense) and layer.input_dim is not None:
         return (layer.input_dim,)
-    if isinstance(layer, Flatten):
-        return layer.declared_input_shape
-    return None
+    return getattr(layer, "declared_input_shape", None)  # Flatten(input_shape=...), Features: (2,)
 
 
 def layer_from_config(class_name: str, config: dict, trainable: bool = True) -> Layer:

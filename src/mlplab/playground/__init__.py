@@ -1,0 +1,15 @@
+"""The mlplab playground: a local web page to build, train and look inside a network, driven by mlplab.
+
+`mlplab playground` (or `serve()`) starts it; it needs the optional extra: pip install "mlplab[playground]".
+`data` and `session` use only NumPy and mlplab, so exported scripts can import `mlplab.playground.data`.
+"""
+
+
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
+    """Run the playground server until interrupted (port 0: a free port); prints the URL."""
+    from .server import serve as _serve
+
+    _serve(host=host, port=port, open_browser=open_browser)
+
+
+__all__ = ["serve"]
