@@ -280,7 +280,22 @@ def engine_for(model) -> Engine:
 
 
 # -- inference ----------------------------------------------------------------------------------------
-def forward_inference(layers, x, check_input=None):
+def predict(layers, x, rows, check_input):
+    """Inference `rows` rows at a time (so the intermediate arrays stay in the CPU cache), into one output
+    array; the chunks share their intermediate buffers. check_input(chunk, first_row) raises for NaN/inf."""
+    if len(x) <= rows:
+        return forward_inference(layers, x, lambda chunk: check_input(chunk, 0))
+    buffers, output = {}, None
+    for start in range(0, len(x), rows):
+        chunk = x[start:start + rows]
+        result = forward_inference(layers, chunk, lambda chunk, start=start: check_input(chunk, start), buffers)
+        if output is None:
+            output = np.empty((len(x), *result.shape[1:]), result.dtype)
+        output[start:start + len(result)] = result
+    return output
+
+
+def forward_inference(layers, x, check_input=None, buffers=None):
     """Outputs in inference mode: no layer stores anything, so any number of threads may call this.
     A Dense layer with a common activation computes z = xW + b and applies the activation in place
     on z, its own fresh array (the same operations as its forward, without their temporaries).
@@ -293,17 +308,25 @@ def forward_inference(layers, x, check_input=None):
         check_input = None
     if check_input is not None:
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf inputs are reported by check_input
-            return _forward(layers, x, check_input)
-    return _forward(layers, x, None)
+            return _forward(layers, x, check_input, buffers)
+    return _forward(layers, x, None, buffers)
 
 
-def _forward(layers, x, check_input):
+def _forward(layers, x, check_input, buffers):
+    """buffers: {layer index: array} kept between the chunks of one predict for the layers' z."""
     for index, layer in enumerate(layers):
         activation = IN_PLACE.get(type(layer.activation)) if type(layer) is Dense else None
         if activation is None:
             x = layer.forward(x, False)
             continue
-        z = x @ layer.params["weight"]
+        weight = layer.params["weight"]
+        if buffers is None:
+            z = x @ weight
+        else:
+            buffer = buffers.get(index)
+            if buffer is None or len(buffer) < len(x):
+                buffer = buffers[index] = np.empty((len(x), weight.shape[1]), np.result_type(x, weight))
+            z = np.matmul(x, weight, out=buffer[:len(x)])
         if layer.use_bias:
             z += layer.params["bias"]
         if index == 0 and check_input is not None and not all_finite(z):

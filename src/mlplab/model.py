@@ -9,7 +9,8 @@ import numpy as np
 from . import training
 from ._checks import as_array, check_finite, invalid, make_rng, resolve_dtype
 from .base import Layer, copy_weights
-from .engine import (WATCHED_ACTIVATIONS, activation_statistic, check_output_matches_loss, forward_inference,
+from . import engine
+from .engine import (WATCHED_ACTIVATIONS, activation_statistic, check_output_matches_loss,
                      fused_loss_name, norm, pack)
 from .layers import Dense, declared_input_shape, layer_from_config
 from .losses import LOSSES, get_loss
@@ -245,18 +246,8 @@ class Sequential:
         source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
-        rows = batch_size or PREDICT_ROWS
-        if len(x) <= rows:  # one chunk: no output buffer to fill
-            return forward_inference(self.layers, x, lambda chunk: check_finite("x", chunk, source=source))
-        output = None
-        for start in range(0, len(x), rows):
-            chunk = x[start:start + rows]
-            result = forward_inference(self.layers, chunk, lambda chunk, start=start: check_finite(
-                "x", chunk, start, whole=x, source=source))  # checked while the chunk is in cache
-            if output is None:
-                output = np.empty((len(x), *result.shape[1:]), result.dtype)
-            output[start:start + len(result)] = result
-        return output
+        return engine.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
+            "x", chunk, start, whole=x, source=source))
 
     def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
         """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
