@@ -1,7 +1,6 @@
 """Callbacks hook into `fit`: History, ProgressBar, EarlyStopping, ReduceLROnPlateau, NaNGuard, LambdaCallback."""
 from __future__ import annotations
 
-import copy
 import math
 import sys
 import time

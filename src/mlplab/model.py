@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 
@@ -16,7 +15,7 @@ from .layers import Dense, declared_input_shape, layer_from_config
 from .losses import LOSSES, get_loss
 from .metrics import METRICS, Accuracy, get_metric
 from .optimizers import OPTIMIZERS, get_optimizer
-from .training import NotCompiledError
+from .training import NotCompiledError  # noqa: F401 (mlplab.model.NotCompiledError, as before)
 
 PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
 
