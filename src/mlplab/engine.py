@@ -13,7 +13,10 @@ them through this module, which adds, each with a test that it gives the plain c
 - no gradient for the data: the backward pass stops at the lowest trainable layer;
 - shuffled batches gathered into one reused buffer (no copy of the training set per epoch);
 - Adam with its bias corrections folded into two scalars, and the optional compiled kernel;
-- a one-pass finite check (`all_finite`).
+- a one-pass finite check (`all_finite`);
+- inference that stores nothing: common activations applied in place, predict in chunks sharing their
+  buffers, and large inputs checked for NaN/inf through the first Dense layer's smaller z;
+- per-epoch diagnostics (gradient norms, activation statistics) kept compact and computed when read.
 """
 from __future__ import annotations
 
