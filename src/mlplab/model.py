@@ -44,7 +44,8 @@ class Sequential:
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise TypeError(f"Invalid type for argument `layers`: expected a list of layers. Received: {layers!r}.")
         for layer in layers or []:
-            self._append(layer)
+            layer.name = self._new_name(layer)
+            self.layers.append(layer)
         if self.layers and declared_input_shape(self.layers[0]) is not None:
             self.build(declared_input_shape(self.layers[0]))  # once, with every layer
 
@@ -52,32 +53,29 @@ class Sequential:
     def add(self, layer: Layer) -> None:
         """Append a layer. On a built model the layer is built on the current output and the
         parameters are packed again; on error the model is unchanged."""
-        self._check_new(layer)
+        name = self._new_name(layer)
         if self.built:
             layer.build(self.output_shape, self.rng, self.dtype)
-        self._append(layer)
+        layer.name = name
+        self.layers.append(layer)
         if self.built:
             self._pack()
         elif len(self.layers) == 1 and declared_input_shape(layer) is not None:
             self.build(declared_input_shape(layer))
 
-    def _check_new(self, layer) -> None:
+    def _new_name(self, layer) -> str:
+        """The layer's name in this model (its own, or dense, dense_1, ...), checked to be unique."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Invalid type for argument `layer`: expected an ml layer (e.g. ml.Dense). "
                             f"Received: {layer!r}.")
-        if layer.name is not None and any(other.name == layer.name for other in self.layers):
-            raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
-
-    def _append(self, layer: Layer) -> None:
-        """Name the layer (dense, dense_1, ...) if it has no name, and append it."""
-        self._check_new(layer)
-        if layer.name is None:
+        name = layer.name
+        if name is None:
             kind = type(layer).__name__.lower()
             count = sum(type(other) is type(layer) for other in self.layers)
-            layer.name = kind if count == 0 else f"{kind}_{count}"
-            if any(other.name == layer.name for other in self.layers):
-                raise invalid("layer.name", "a name not used by another layer of this model", layer.name)
-        self.layers.append(layer)
+            name = kind if count == 0 else f"{kind}_{count}"
+        if any(other.name == name for other in self.layers):
+            raise invalid("layer.name", "a name not used by another layer of this model", name)
+        return name
 
     def build(self, input_shape) -> None:
         """Create every layer's parameters for inputs of shape (n_samples, *input_shape)."""
