@@ -37,7 +37,7 @@ def check_targets(model, x, y, name: str = "y") -> np.ndarray:
     y_array = as_array(name, y, min_ndim=1, finite=False)
     if len(y_array) != len(x):
         raise invalid(name, f"{len(x)} rows, one per sample of x", y_array)
-    return model.loss.check_targets(y, model.output_shapes(x.shape[1:])[-1], model.dtype, name)
+    return model.loss.check_targets(y_array, model.output_shapes(x.shape[1:])[-1], model.dtype, name)
 
 
 def sample_weights(model, y, sample_weight, class_weight, n: int, name: str = "sample_weight"):
