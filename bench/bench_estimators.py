@@ -72,7 +72,7 @@ def machine() -> dict:
     from threadpoolctl import threadpool_info
 
     import mlplab
-    import mlplab.kernels
+    import mlplab.engine.kernels
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
@@ -81,7 +81,7 @@ def machine() -> dict:
     return {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "CPU": cpu,
             "cores": os.cpu_count(), "Python": platform.python_version(),
             "libraries": f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, mlplab {mlplab.__version__} "
-                         f"(compiled kernels: {'yes' if mlplab.kernels.available() else 'no'})", "BLAS": blas,
+                         f"(compiled kernels: {'yes' if mlplab.engine.kernels.available() else 'no'})", "BLAS": blas,
             "load average (1 min) at start": f"{os.getloadavg()[0]:.2f}"}
 
 

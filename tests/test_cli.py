@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mlplab.cli import main
+from mlplab.cli.main import main
 
 
 def test_train_learns_spirals_and_reports_accuracy(capsys):

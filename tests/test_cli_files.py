@@ -144,7 +144,7 @@ def test_closed_pipe_exits_quietly(work):
 
 
 def test_help_shows_defaults_choices_and_an_example_for_every_command(tmp_path):
-    from mlplab.cli import build_parser
+    from mlplab.cli.main import build_parser
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import mlplab as ml
-from mlplab.explain import (XOR_X, XOR_Y, Trace, add_parser, build_network, cli_main, demo_network, explain_default,
+from mlplab.cli.explain import add_parser, cli_main
+from mlplab.explain import (XOR_X, XOR_Y, Trace, build_network, demo_network, explain_default,
                             explain_step, parse_layers)
 from numerics import numerical_gradient
 

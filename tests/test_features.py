@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
-from mlplab.features import FEATURES
+from mlplab.core.features import FEATURES
 
 
 def test_values_match_the_formulas():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
-from mlplab import io
+from mlplab.files import model_files as io
 
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mlplab as ml
-from mlplab.layers import layer_from_config
+from mlplab.core.layers import layer_from_config
 
 
 def build(layer, input_shape, dtype=np.float64, seed=0):

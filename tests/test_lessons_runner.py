@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from mlplab.cli import main
+from mlplab.cli.main import main
 from mlplab.datasets import mnist as mnist_module
 from mlplab.lessons import base, lectures, run_lessons
 from mlplab.lessons.figures import readable

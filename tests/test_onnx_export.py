@@ -10,7 +10,7 @@ import mlplab as ml
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
-from mlplab.onnx_export import IR_VERSION, OPSET, onnx_session  # noqa: E402
+from mlplab.files.onnx import IR_VERSION, OPSET, onnx_session  # noqa: E402
 
 ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax", "step",
                {"class_name": "LeakyReLU", "config": {"alpha": 0.2}}, {"class_name": "ELU", "config": {"alpha": 0.5}}]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mlplab.perceptron import NotFittedError, Perceptron
+from mlplab.core.perceptron import NotFittedError, Perceptron
 
 GATE_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 GATES = {"AND": [0, 0, 0, 1], "OR": [0, 1, 1, 1], "NAND": [1, 1, 1, 0], "NOR": [1, 0, 0, 0]}

@@ -290,7 +290,7 @@ def test_cli_serves_on_a_free_loopback_port_and_prints_the_url():
 
 
 def test_cli_rejects_a_bad_port():
-    from mlplab.cli import main
+    from mlplab.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["playground", "--port", "70000"])

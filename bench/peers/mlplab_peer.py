@@ -13,7 +13,7 @@ def setup():
     ml = mlplab
     versions = {"mlplab": mlplab.__version__, "numpy": numpy.__version__}
     try:                                    # which Adam path is timed: the compiled kernel, if built, or NumPy
-        from mlplab import kernels
+        from mlplab.engine import kernels
         versions["mlplab_kernels"] = "compiled" if kernels.available() else "numpy"
     except ImportError:
         pass

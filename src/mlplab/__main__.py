@@ -1,6 +1,6 @@
 """`python -m mlplab ...` is the same as the `mlplab` command."""
 import sys
 
-from .cli import main
+from mlplab.cli.main import main
 
 sys.exit(main())

@@ -31,7 +31,7 @@ except ImportError as error:
                       "pip install 'mlplab[sklearn]'.") from None
 
 import mlplab as ml
-from mlplab._checks import check_number, invalid
+from mlplab.core.checks import check_number, invalid
 
 # scikit-learn's activation names, then mlplab's own (any name of ml.ACTIVATIONS also works).
 SKLEARN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -155,7 +155,7 @@ class _BaseMLP(BaseEstimator):
             raise invalid(name, f"one value, or a list with one value per hidden layer ({n_hidden})", value)
         return values
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
         check = check_number  # the core's number checks: same messages everywhere
         check("alpha", self.alpha, low=0.0)
         check("learning_rate_init", self.learning_rate_init, low=0.0, low_open=True)
@@ -236,7 +236,7 @@ class _BaseMLP(BaseEstimator):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
-        self._check_params()
+        self.check_params()
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True: use fit, or early_stopping=False.")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
@@ -365,7 +365,7 @@ class _BaseMLP(BaseEstimator):
         """Write the trained network to an mlplab model file (safetensors: no pickle, no code), with
         the task, class labels and feature names as its preprocessing, so that `ml.load_model`,
         `mlplab predict/inspect/export` and `load` can use it. The training settings are not saved."""
-        from mlplab.io import save_model
+        from mlplab.files.model_files import save_model
 
         check_is_fitted(self)
         preprocessing = {"task": "classification" if self._is_classifier else "regression"}
@@ -383,7 +383,7 @@ class _BaseMLP(BaseEstimator):
         """An estimator around the network saved at `path` (by `save`, or a model with the same kind of
         output): it predicts and scores, and partial_fit continues with the saved optimizer state.
         hidden_layer_sizes and dtype come from the network; the other parameters are the defaults."""
-        from mlplab.io import load_model
+        from mlplab.files.model_files import load_model
 
         model = load_model(path)
         preprocessing = model.preprocessing or {}

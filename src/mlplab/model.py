@@ -5,21 +5,23 @@ import copy
 
 import numpy as np
 
-from . import training
-from ._checks import as_array, check_finite, invalid, make_rng, resolve_dtype
-from .base import Layer, copy_weights
-from . import engine
-from .engine import (WATCHED_ACTIVATIONS, activation_statistic, check_output_matches_loss,
-                     fused_loss_name, norm, pack)
-from .layers import Dense, declared_input_shape, layer_from_config
-from .losses import LOSSES, get_loss
-from .metrics import METRICS, Accuracy, get_metric
-from .optimizers import OPTIMIZERS, get_optimizer
-from .training import NotCompiledError  # noqa: F401 (mlplab.model.NotCompiledError, as before)
+from mlplab import training
+from mlplab.core.checks import as_array, check_finite, invalid, make_rng, resolve_dtype
+from mlplab.core.base import Layer, backward_pass, copy_weights
+from mlplab.engine import inference
+from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
+from mlplab.engine.fused import check_output_matches_loss, fused_loss_name, output_plan
+from mlplab.core.layers import Dense, declared_input_shape, layer_from_config
+from mlplab.core.losses import LOSSES, get_loss
+from mlplab.core.metrics import METRICS, Accuracy, get_metric
+from mlplab.core.registry import MODELS
+from mlplab.core.optimizers import OPTIMIZERS, get_optimizer
+from mlplab.training import NotCompiledError  # noqa: F401 (mlplab.model.NotCompiledError, as before)
 
 PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
 
 
+@MODELS.register("sequential")
 class Sequential:
     """A linear stack of layers.
 
@@ -124,12 +126,11 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad_output) -> np.ndarray:
+    def backward(self, grad_output, stop_at=None) -> np.ndarray | None:
         """Backpropagate dL/d(output) through the layers in reverse; fills every layer's `grads` and
-        returns dL/d(input). The chain rule is this one loop: each layer knows only its own derivative."""
-        for layer in reversed(self.layers):
-            grad_output = layer.backward(grad_output)
-        return grad_output
+        returns dL/d(input). The chain rule is one loop, `backward_pass` (mlplab.core.base): each layer
+        knows only its own derivative. `fit` runs the same loop with `stop_at` the lowest trainable layer."""
+        return backward_pass(self.layers, grad_output, stop_at)
 
     def layer_outputs(self, x) -> list[np.ndarray]:
         """Each layer's output for inputs `x`, in inference mode (what plots of hidden layers show)."""
@@ -243,7 +244,7 @@ class Sequential:
         source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
-        return engine.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
+        return inference.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
             "x", chunk, start, whole=x, source=source))
 
     def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
@@ -259,6 +260,12 @@ class Sequential:
         if expected is None:
             self.output_shapes(x.shape[1:])
         return x
+
+    def output_plan(self, loss=None):
+        """(the layers training runs, the fused loss or None) for `loss` (default: the compiled one). With a
+        softmax/sigmoid output and its cross-entropy, the last layer runs as its linear part and the loss
+        takes the logits."""
+        return output_plan(self.layers, self.loss if loss is None else loss)
 
     # -- diagnostics ----------------------------------------------------------------------------
     def gradient_norms(self) -> dict[str, float]:
@@ -320,21 +327,21 @@ class Sequential:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
 
-    # -- files (mlplab.io, mlplab.onnx_export: loaded on first use) -------------------------------
+    # -- files (mlplab.files: loaded on first use) -------------------------------
     def save(self, path, include_optimizer=None) -> None:
-        """Write the model to one file that can never run code (see mlplab.io); reload with ml.load_model."""
-        from .io import save_model
+        """Write the model to one file that can never run code (see mlplab.files); reload with ml.load_model."""
+        from mlplab.files.model_files import save_model
         save_model(self, path, include_optimizer=include_optimizer)
 
     def save_weights(self, path) -> None:
-        from .io import save_weights
+        from mlplab.files.model_files import save_weights
         save_weights(self, path)
 
     def load_weights(self, path) -> None:
-        from .io import load_weights
+        from mlplab.files.model_files import load_weights
         load_weights(self, path)
 
     def export_onnx(self, path) -> None:
         """Write an ONNX graph of the model in inference mode (needs `pip install mlplab[onnx]`)."""
-        from .onnx_export import export_onnx
+        from mlplab.files.onnx import export_onnx
         export_onnx(self, path)

@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import as_array, check_bool, check_number, invalid, make_rng
+from mlplab.core.checks import as_array, check_bool, check_number, invalid, make_rng
 
 __all__ = ["Standardizer", "standardize", "shuffle", "train_test_split", "one_hot", "batches"]
 

@@ -9,10 +9,12 @@ import contextlib
 
 import numpy as np
 
-from ._checks import as_array, check_bool, check_number, invalid
-from .callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar, check_monitor
-from .engine import engine_for, evaluate_arrays, batches, check_output_matches_loss
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
+from mlplab.core.checks import as_array, check_bool, check_number, invalid
+from mlplab.core.callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar, check_monitor
+from mlplab.engine.buffers import batches, engine_for
+from mlplab.engine.fused import check_output_matches_loss
+from mlplab.engine.inference import evaluate_arrays
+from mlplab.core.losses import BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -177,6 +179,7 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
             logs = _train_epoch(model, engine, x, y, w, batch, shuffle, hooks)
             if validation is not None:
                 logs.update({f"val_{k}": v for k, v in evaluate_arrays(model, *validation, None).items()})
+            history.add_diagnostics(engine.diagnostics())
             hooks.on_epoch_end(epoch, logs)
             if model.stop_training:
                 break

@@ -8,12 +8,12 @@
 >>> x, y = logic_gate("xor")
 >>> x, y = moons(200, noise=0.1, seed=0)
 """
-from .idx import read_idx
-from .mnist import DEFAULT_MNIST_URL, MNIST_IDX_SHA256, MNIST_SHA256, ChecksumError, MnistUnavailableError, load_mnist
-from .small import LOGIC_GATES, TINY_SETS, digit_bitmaps, digit_query_bitmap, digits, logic_gate, overfitting_points
-from .small import tiny_sets
-from .synthetic import blobs, circles, classification, cubic, cubic_function, linear_boundary, moons
-from .synthetic import quadratic_boundary, spirals
+from mlplab.datasets.idx import read_idx
+from mlplab.datasets.mnist import DEFAULT_MNIST_URL, MNIST_IDX_SHA256, MNIST_SHA256, ChecksumError, MnistUnavailableError, load_mnist
+from mlplab.datasets.small import LOGIC_GATES, TINY_SETS, digit_bitmaps, digit_query_bitmap, digits, logic_gate, overfitting_points
+from mlplab.datasets.small import tiny_sets
+from mlplab.datasets.synthetic import blobs, circles, classification, cubic, cubic_function, linear_boundary, moons
+from mlplab.datasets.synthetic import quadratic_boundary, spirals
 
 __all__ = [
     "LOGIC_GATES", "logic_gate", "overfitting_points", "digit_bitmaps", "digit_query_bitmap",

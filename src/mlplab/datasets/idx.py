@@ -10,7 +10,7 @@ import struct
 
 import numpy as np
 
-from .bounded import MAX_ARRAY_BYTES, format_bytes, open_stream
+from mlplab.datasets.bounded import MAX_ARRAY_BYTES, format_bytes, open_stream
 
 __all__ = ["read_idx", "idx_header"]
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_number, invalid
-from .bounded import MAX_ARRAY_BYTES, open_regular, read_small_text
-from .idx import idx_header, read_idx
-from .mnist_files import FILES, load_path, read_npz, read_pickle, validate
+from mlplab.core.checks import check_number, invalid
+from mlplab.datasets.bounded import MAX_ARRAY_BYTES, open_regular, read_small_text
+from mlplab.datasets.idx import idx_header, read_idx
+from mlplab.datasets.mnist_files import FILES, load_path, read_npz, read_pickle, validate
 
 __all__ = [
     "load_mnist", "DEFAULT_MNIST_URL", "MNIST_SHA256", "MNIST_IDX_SHA256", "MnistUnavailableError",

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._checks import invalid
-from .bounded import EXPANSION_SLACK, MAX_ARRAY_BYTES, MAX_EXPANSION, format_bytes, open_regular, open_stream
-from .idx import read_idx
-from .safe_pickle import read_array_pickle
+from mlplab.core.checks import invalid
+from mlplab.datasets.bounded import EXPANSION_SLACK, MAX_ARRAY_BYTES, MAX_EXPANSION, format_bytes, open_regular, open_stream
+from mlplab.datasets.idx import read_idx
+from mlplab.datasets.safe_pickle import read_array_pickle
 
 FILES = {  # array name -> IDX file name, as distributed
     "x_train": "train-images-idx3-ubyte",

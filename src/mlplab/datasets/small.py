@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import invalid
+from mlplab.core.checks import invalid
 
 __all__ = [
     "LOGIC_GATES", "logic_gate", "overfitting_points", "digit_bitmaps", "digit_query_bitmap",

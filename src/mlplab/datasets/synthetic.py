@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from .._checks import check_number, invalid, make_rng
+from mlplab.core.checks import check_number, invalid, make_rng
 
 __all__ = [
     "linear_boundary", "quadratic_boundary", "cubic", "cubic_function", "classification",

@@ -8,7 +8,7 @@ starts from instead of redoing the chain from the loss (dynamic programming). Th
 W ← W − lr·dL/dW.
 
 `explain_step` does not compute any of this itself: it drives each layer's own `forward` and
-`backward`, a Dense layer's linear part (`mlplab.engine.linear_part`, z = xW + b) and its activation
+`backward`, a Dense layer's linear part (`Dense.linear_part()`, z = xW + b) and its activation
 on their own, and reads `layer.grads`; then it checks that its gradients equal those of the backward
 pass training runs before taking the step with `ml.SGD`.
 
@@ -17,9 +17,8 @@ pass training runs before taking the step with `ml.SGD`.
 >>> trace.layers[0].grads["weight"].shape
 (2, 3)
 """
-from .command import add_parser, cli_main
-from .step import XOR_X, XOR_Y, build_network, demo_network, explain_default, explain_step, parse_layers
-from .trace import LayerTrace, Trace
+from mlplab.explain.step import XOR_X, XOR_Y, build_network, demo_network, explain_default, explain_step, parse_layers
+from mlplab.explain.trace import LayerTrace, Trace
 
-__all__ = ["LayerTrace", "Trace", "XOR_X", "XOR_Y", "add_parser", "build_network", "cli_main", "demo_network",
+__all__ = ["LayerTrace", "Trace", "XOR_X", "XOR_Y", "build_network", "demo_network",
            "explain_default", "explain_step", "parse_layers"]

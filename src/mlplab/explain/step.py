@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_bool, check_number, invalid
-from ..activations import Softmax, activation_name
-from ..initializers import RandomNormal
-from ..layers import Activation, Dense
-from ..losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, get_loss
-from ..model import Sequential
-from ..optimizers import SGD
-from ..engine import forward_inference, linear_part, output_plan
-from .trace import LayerTrace, Trace, _derivative
+from mlplab.core.checks import check_bool, check_number, invalid
+from mlplab.core.activations import Softmax, activation_name
+from mlplab.core.initializers import RandomNormal
+from mlplab.core.layers import Activation, Dense
+from mlplab.core.losses import LOSSES, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, get_loss
+from mlplab.model import Sequential
+from mlplab.core.optimizers import SGD
+from mlplab.explain.trace import LayerTrace, Trace, _derivative
 
 XOR_X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
 XOR_Y = [[0.0], [1.0], [1.0], [0.0]]
@@ -63,7 +62,7 @@ def build_network(layers="2-3-1", activation: str = "sigmoid", loss="binary_cros
     return model
 
 
-def _default_batch(model: Sequential, loss, seed) -> tuple[np.ndarray, np.ndarray]:
+def default_batch(model: Sequential, loss, seed) -> tuple[np.ndarray, np.ndarray]:
     """XOR's 4 points for a 2-input, 1-output network; otherwise 4 random samples of the right kind."""
     n_in, n_out = model.input_shape[0], model.output_shape[0]
     if (n_in, n_out) == (2, 1):
@@ -154,7 +153,7 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
         model = build_network(model, activation, loss if loss is not None else "binary_crossentropy",
                               0.01 if learning_rate is None else learning_rate, seed, dtype=dtype)
         if x is None and y is None:
-            x, y = _default_batch(model, model.loss, seed)
+            x, y = default_batch(model, model.loss, seed)
     elif not isinstance(model, Sequential):
         raise TypeError(f"Invalid type for argument `model`: expected an ml.Sequential or a spec such as "
                         f"'2-3-1'. Received: model={model!r}.")
@@ -175,7 +174,7 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
         model.build(x.shape[1:])
     y = loss_fn.check_targets(y, model.output_shape, model.dtype)  # the same checks as fit
     # The layers training runs: with a fused output the last one is its linear part (mlplab.engine).
-    plan, fused_loss = output_plan(model.layers, loss_fn)
+    plan, fused_loss = model.output_plan(loss_fn)
 
     # Forward: each layer's own forward; for a layer with an activation, its linear part gives z.
     records, a, linear = [], x, {}
@@ -184,7 +183,7 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
         a_prev = a
         has_z = isinstance(layer, (Dense, Activation))
         if has_z:
-            linear[index] = linear_part(layer) if isinstance(layer, Dense) else None
+            linear[index] = layer.linear_part() if isinstance(layer, Dense) else None
             z = linear[index].forward(a_prev, True) if isinstance(layer, Dense) else a_prev
         if index <= len(plan):
             a = plan[index - 1].forward(a_prev, True)  # what training runs (keeps what backward needs)
@@ -253,7 +252,9 @@ def explain_step(model="2-3-1", x=None, y=None, loss=None, learning_rate=None, *
         for record, layer in zip(records, model.layers):
             record.params_after = {key: value.copy() for key, value in layer.params.items()}
         if all(isinstance(layer, (Dense, Activation)) for layer in model.layers):  # deterministic layers only
-            after = forward_inference(plan, x)
+            after = x
+            for layer in plan:
+                after = layer.forward(after, False)
             loss_after = (fused_loss or loss_fn).forward(y, after) + model.regularization_loss()
 
     return Trace(architecture=_architecture(model), loss_name=_loss_name(loss_fn), loss=float(loss_value),

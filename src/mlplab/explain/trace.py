@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_number
-from ..activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
+from mlplab.core.checks import check_number
+from mlplab.core.activations import ELU, LeakyReLU, Linear, ReLU, Sigmoid, Softplus, Tanh
 
 # What each activation's derivative reuses from the forward pass ("memory").
 # Each formula is a template: {a} and {z} become the layer's a_l and z_l.

@@ -4,7 +4,8 @@ saves its figures and adds a section to an HTML report.
 >>> from mlplab.lessons import run_lessons
 >>> results = run_lessons(["logic-gates-xor"], out_dir="lessons_out")
 """
-from .base import LESSONS, Lesson, LessonContext, LessonResult, lesson, lesson_names, run_lesson, run_lessons
+from mlplab.lessons.result import LessonResult
+from mlplab.lessons.base import LESSONS, Lesson, LessonContext, lesson, lesson_names, run_lesson, run_lessons
 
 __all__ = ["LESSONS", "Lesson", "LessonContext", "LessonResult", "lesson", "lesson_names", "run_lesson",
            "run_lessons"]

@@ -8,12 +8,13 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .._checks import invalid
+from mlplab.core.checks import invalid
+from mlplab.lessons.result import LessonResult
 
 # Lesson modules, in the order of the lecture notes; each registers its lessons on import.
 LESSON_MODULES = ("seed000", "seed001", "seed002", "seed003", "seed004")
@@ -45,37 +46,6 @@ def _load_all() -> None:
 def lesson_names() -> list[str]:
     _load_all()
     return list(LESSONS)
-
-
-@dataclass
-class LessonResult:
-    name: str
-    title: str
-    seed: str
-    summary: str
-    numbers: dict = field(default_factory=dict)
-    lines: list = field(default_factory=list)
-    figures: list = field(default_factory=list)     # (relative path, caption)
-    paragraphs: list = field(default_factory=list)
-    seconds: float = 0.0
-    status: str = "ok"        # "ok", or "failed": then `reason` and `fix` say why and what to do
-    reason: str = ""
-    fix: str = ""
-    details: str = ""         # the traceback of a failure, for whoever reports it
-    quick: bool = False
-    finished: str = ""        # UTC time the lesson ended, ISO 8601
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["figures"] = [list(item) for item in self.figures]
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> "LessonResult":
-        known = {f.name for f in fields(cls)}
-        result = cls(**{k: v for k, v in data.items() if k in known})
-        result.figures = [tuple(item) for item in result.figures]
-        return result
 
 
 class LessonContext:
@@ -112,12 +82,12 @@ class LessonContext:
 
         path = None
         if self.out_dir is not None:
-            from ..plotting import save_figure
+            from mlplab.plotting import save_figure
 
             folder = self.out_dir / self.result.name
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{name}.png"
-            from .figures import readable
+            from mlplab.lessons.figures import readable
 
             readable(fig)
             save_figure(fig, path)
@@ -159,7 +129,7 @@ def check_out_dir(out_dir, name: str = "out_dir") -> Path:
 
 def _why_failed(name: str, err: Exception) -> tuple[str, str]:
     """(reason, fix) for a lesson that could not run."""
-    from ..datasets import MnistUnavailableError
+    from mlplab.datasets import MnistUnavailableError
 
     first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if isinstance(err, MnistUnavailableError):
@@ -185,7 +155,7 @@ def run_lesson(name: str, out_dir=None, quick: bool = False, stream=None) -> Les
     item = LESSONS[name]
     result = LessonResult(item.name, item.title, item.seed, item.summary, quick=quick)
     ctx = LessonContext(result, out_dir, quick, stream)
-    from .lectures import lecture_of
+    from mlplab.lessons.lectures import lecture_of
 
     lecture, topic = lecture_of(item.seed, item.name)
     ctx.print(f"== {item.title} ({item.name}; lecture: {lecture}{', ' + topic if topic else ''}) ==")
@@ -206,7 +176,7 @@ def run_lessons(names, out_dir="lessons_out", quick: bool = False, stream=None) 
     every result in the folder, so lessons run separately into one folder make one report.
     Returns this run's results; check `result.status` ("ok" or "failed").
     """
-    from .report import build_report, save_result
+    from mlplab.lessons.report import build_report, save_result
 
     all_names = lesson_names()
     names = all_names if names in ("all", ["all"]) else list(names)
@@ -233,5 +203,5 @@ def run_lessons(names, out_dir="lessons_out", quick: bool = False, stream=None) 
             save_result(result, out_dir)
             results.append(result)
     finally:
-        build_report(out_dir)  # also after Ctrl-C: the finished lessons are not lost
+        build_report(out_dir, lesson_names())  # also after Ctrl-C: the finished lessons are not lost
     return results

@@ -13,7 +13,8 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .lectures import PRINTED, format_value, label, lecture_of
+from mlplab.lessons.result import LessonResult
+from mlplab.lessons.lectures import PRINTED, format_value, label, lecture_of
 
 RESULT_FILE = "result.json"
 _MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -60,11 +61,9 @@ def save_result(result, out_dir) -> Path:
     return path
 
 
-def load_results(out_dir) -> list:
-    """Every lesson result kept in `out_dir`, in the order of the lecture notes (unknown lessons last)."""
-    from .base import LessonResult, lesson_names
-
-    order = {name: i for i, name in enumerate(lesson_names())}
+def load_results(out_dir, order=()) -> list:
+    """Every lesson result kept in `out_dir`, in the order of the lesson names `order` (others last, by name)."""
+    order = {name: i for i, name in enumerate(order)}
     results = []
     for path in sorted(Path(out_dir).glob(f"*/{RESULT_FILE}")):
         if not path.is_file():  # never wait on a FIFO or read a device someone put there
@@ -76,9 +75,9 @@ def load_results(out_dir) -> list:
     return sorted(results, key=lambda r: (order.get(r.name, len(order)), r.name))
 
 
-def build_report(out_dir) -> Path:
-    """Rebuild <out_dir>/report.html from every result kept in the folder."""
-    return write_report(load_results(out_dir), Path(out_dir) / "report.html")
+def build_report(out_dir, order=()) -> Path:
+    """Rebuild <out_dir>/report.html from every result kept in the folder (lessons in the order `order`)."""
+    return write_report(load_results(out_dir, order), Path(out_dir) / "report.html")
 
 
 def _image(out_dir: Path, relative: str, caption: str) -> str:

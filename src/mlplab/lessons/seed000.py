@@ -11,7 +11,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import logic_gate
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "000_3254d6e8f615afdb.txt"
 

@@ -12,7 +12,7 @@ import mlplab as ml
 from mlplab.datasets import spirals
 from mlplab.preprocessing import batches, train_test_split
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "001_80f504c630c7af8d.txt"
 

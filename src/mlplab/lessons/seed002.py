@@ -12,7 +12,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import classification
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "002_2c5e88f052dc5e94.txt"
 

@@ -7,6 +7,6 @@ Importing this module registers all of them; each lives in a `seed003_*` module 
 - `seed003_mnist`: `mnist` (§7, an MLP on handwritten digits);
 - `seed003_overfitting`: `overfitting-regularization` (§8, overfitting, BatchNormalization, Dropout).
 """
-from . import seed003_boundaries, seed003_mnist, seed003_overfitting, seed003_relu
+from mlplab.lessons import seed003_boundaries; from mlplab.lessons import seed003_mnist; from mlplab.lessons import seed003_overfitting; from mlplab.lessons import seed003_relu
 
 __all__ = ["seed003_boundaries", "seed003_mnist", "seed003_overfitting", "seed003_relu"]

@@ -10,7 +10,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import linear_boundary, quadratic_boundary
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "003_b3f3c4f7318a782e.txt"
 

@@ -8,7 +8,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import load_mnist
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "003_b3f3c4f7318a782e.txt"
 QUICK_TRAIN_IMAGES = 10_000  # quick mode (the test suite): the first 10,000 training images, 2 epochs

@@ -6,7 +6,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import overfitting_points
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "003_b3f3c4f7318a782e.txt"
 HIDDEN_UNITS = (30, 100, 100, 30)

@@ -12,7 +12,7 @@ import numpy as np
 import mlplab as ml
 from mlplab.datasets import cubic, cubic_function
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "003_b3f3c4f7318a782e.txt"
 

@@ -11,7 +11,7 @@ import numpy as np
 import mlplab as ml
 from mlplab import datasets
 
-from .base import lesson
+from mlplab.lessons.base import lesson
 
 SEED = "004_7758039311a0634e.txt"
 # What the seed printed.

@@ -7,7 +7,7 @@
 
 def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
     """Run the playground server until interrupted (port 0: a free port); prints the URL."""
-    from .server import serve as _serve
+    from mlplab.playground.server import serve as _serve
 
     _serve(host=host, port=port, open_browser=open_browser)
 

@@ -10,8 +10,8 @@ import io
 
 import numpy as np
 
-from .. import datasets
-from .._checks import invalid
+from mlplab import datasets
+from mlplab.core.checks import invalid
 
 EXTENT = 6.0  # the plane shown on the page is [-EXTENT, EXTENT]²
 

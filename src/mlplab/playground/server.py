@@ -23,8 +23,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import data as playground_data
-from .session import MAX_LAYERS, MAX_UNITS, PlaygroundError, Session
+from mlplab.playground import data as playground_data
+from mlplab.playground.session import MAX_LAYERS, MAX_UNITS, PlaygroundError, Session
 
 STATIC = Path(__file__).parent / "static"
 MAX_SESSIONS = 16  # open tabs training at once

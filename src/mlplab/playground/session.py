@@ -17,8 +17,8 @@ import numpy as np
 
 import mlplab as ml
 
-from . import data as playground_data
-from .data import DATASETS, EXTENT, MAX_CLASSES, MAX_SAMPLES
+from mlplab.playground import data as playground_data
+from mlplab.playground.data import DATASETS, EXTENT, MAX_CLASSES, MAX_SAMPLES
 
 MAX_LAYERS, MAX_UNITS = 8, 32
 GRID, NEURON_GRID, CURVE_POINTS = 50, 20, 120
@@ -300,11 +300,11 @@ class Session:
         return trace.to_text(precision=3)
 
     def model_file(self) -> tuple[bytes, str]:
-        from .export import model_file
+        from mlplab.playground.export import model_file
         return model_file(self.model)
 
     def script(self) -> str:
-        from .export import script
+        from mlplab.playground.export import script
         return script(self.config, self.epoch, self.n_outputs, len(self.x_train))
 
     def data_csv(self) -> str:

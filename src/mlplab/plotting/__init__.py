@@ -7,9 +7,9 @@ API (`predict`, `layers`, `layer.get_weights()`, `layer.activation`, `History.hi
 >>> from mlplab.plotting import plot_decision_boundary, save_figure
 >>> save_figure(plot_decision_boundary(model, x, y), "xor.png")
 """
-from ._base import save_figure
-from .classification import plot_decision_boundary, plot_hidden_space, plot_mnist_prediction, plot_scatter_panels
-from .curves import plot_gradient_norms, plot_history, plot_regression_fit, plot_relu_pieces, plot_relu_shapes
+from mlplab.plotting.base import save_figure
+from mlplab.plotting.classification import plot_decision_boundary, plot_hidden_space, plot_mnist_prediction, plot_scatter_panels
+from mlplab.plotting.curves import plot_gradient_norms, plot_history, plot_regression_fit, plot_relu_pieces, plot_relu_shapes
 
 __all__ = ["save_figure", "plot_decision_boundary", "plot_hidden_space", "plot_mnist_prediction",
            "plot_scatter_panels", "plot_gradient_norms", "plot_history", "plot_regression_fit", "plot_relu_pieces",

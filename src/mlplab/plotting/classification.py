@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_array, check_number, invalid
-from ..activations import Sigmoid, Softmax, Tanh
-from ._base import (class_colormap, class_labels, dense_weights, labels_from_scores, new_axes, padded_limits,
+from mlplab.core.checks import as_array, check_number, invalid
+from mlplab.core.activations import Sigmoid, Softmax, Tanh
+from mlplab.plotting.base import (class_colormap, class_labels, dense_weights, labels_from_scores, new_axes, padded_limits,
                     points_2d, scatter_classes, scores_of)
 
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._checks import as_array, check_number, invalid
-from ..activations import Linear, ReLU
-from ._base import dense_weights, new_axes, pyplot, scores_of
+from mlplab.core.checks import as_array, check_number, invalid
+from mlplab.core.activations import Linear, ReLU
+from mlplab.plotting.base import dense_weights, new_axes, pyplot, scores_of
 
 
 # -- training history ------------------------------------------------------------------------------

@@ -1,0 +1,5 @@
+import sys
+
+from mlplab.cli.main import main
+
+sys.exit(main())

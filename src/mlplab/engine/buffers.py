@@ -1,0 +1,245 @@
+"""Flat buffers and the training step: what `fit` and `train_step` run for every batch.
+
+Layers, losses and optimizers are written the textbook way. `fit`, `evaluate` and `train_step` run
+them through this module, which adds, each with a test that it gives the plain computation's numbers:
+
+- flat buffers (Lua Torch's `getParameters()`): when training starts, every trainable parameter, its
+  gradient and its optimizer slots are packed into one vector each, and the layers' arrays become
+  views of them, so an update is a handful of array operations for the whole model. An array a layer
+  replaced (`self.grads["w"] = new`) is copied back into its place, so its optimizer state carries on;
+- the fused output: a softmax/sigmoid output with its cross-entropy trains and evaluates from the
+  logits (log-sum-exp, gradient p − y) through a copy of the last layer without its activation;
+  the model's own layers are never written by it;
+- no gradient for the data: the backward pass stops at the lowest trainable layer;
+- shuffled batches gathered into one reused buffer (no copy of the training set per epoch);
+- Adam with its bias corrections folded into two scalars, and the optional compiled kernel;
+- a one-pass finite check (`all_finite`);
+- inference that stores nothing: common activations applied in place, predict in chunks sharing their
+  buffers, and large inputs checked for NaN/inf through the first Dense layer's smaller z;
+- per-epoch diagnostics (gradient norms, activation statistics) kept compact and computed when read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from mlplab.core.activations import ReLU, Sigmoid, Tanh
+from mlplab.core.base import Layer, backward_pass
+from mlplab.core.checks import invalid
+from mlplab.core.layers import Dense
+from mlplab.engine import kernels
+from mlplab.engine.fused import output_plan
+
+
+class Engine:
+    """What `fit` and `train_step` run: the model's layers over flat parameter, gradient and slot buffers."""
+
+    def __init__(self, model):
+        self.model, self.optimizer, self.key = model, model.optimizer, engine_key(model)
+        self.layers, self.fused_loss = output_plan(model.layers, model.loss)
+        self._pack()
+        lowest = next((i for i, layer in enumerate(self.layers) if layer.trainable and layer.params), None)
+        self.lowest = None if lowest is None else self.layers[lowest]
+        self.regularized = [layer for layer in self.layers if getattr(layer, "kernel_regularizer", None) is not None
+                            or type(layer).regularization_loss not in (Layer.regularization_loss,
+                                                                       Dense.regularization_loss)]
+        self.clipping = (optimizer := model.optimizer).clipnorm or optimizer.clipvalue or optimizer.global_clipnorm
+        self.weight_grads = [(layer.name, next(iter(layer.grads.values()))) for layer in model.layers if layer.grads]
+        self.watched = [(layer.name, layer.activation) for layer in self.layers
+                        if isinstance(getattr(layer, "activation", None), WATCHED_ACTIVATIONS)]
+
+    def _pack(self):
+        """Copy every trainable parameter, gradient and optimizer slot into one flat vector each and make
+        the layers' and the optimizer's arrays views of them (optimizer state is kept by place)."""
+        model, optimizer = self.model, self.optimizer
+        places = [(layer, key) for layer in model.layers if layer.trainable for key in layer.params]
+        self.values = pack([(layer.params, key) for layer, key in places], model.dtype)
+        self.grads = pack([(layer.grads, key) for layer, key in places], model.dtype)
+        total = self.values.size
+        self.slots = {slot: np.empty(total, model.dtype) for slot in optimizer.slots}
+        self.entries, self.parts, start = [], [], 0
+        for layer, key in places:
+            shape, stop = layer.params[key].shape, start + layer.params[key].size
+            place = (layer.name, key)
+            old = optimizer.state.get(place)
+            if old is None or any(old[s].shape != shape for s in optimizer.slots):
+                old = optimizer.init_state(layer.params[key])
+            optimizer.state[place] = {s: _view(self.slots[s], start, stop, shape, old[s]) for s in optimizer.slots}
+            self.entries.append((layer, key, layer.params[key], layer.grads[key]))
+            self.parts.append((0, slice(start, stop)))
+            start = stop
+        self.state = optimizer.state
+
+    def _restore_views(self, table: str):
+        """Arrays a layer replaced since the last step go back into their place in the flat buffer."""
+        for layer, key, params, grads in self.entries:
+            view = params if table == "params" else grads
+            store = layer.params if table == "params" else layer.grads
+            current = store[key]
+            if current is not view:
+                current = np.asarray(current)
+                if current.shape != view.shape:
+                    raise invalid(f"{layer.name}.{table}[{key!r}]", f"an array of shape {view.shape}", current)
+                view[...] = current
+                store[key] = view
+
+    # -- one step -------------------------------------------------------------------------------
+    def train_step(self, x, y, sample_weight=None):
+        """Forward, loss, backward, update on one batch. Returns (loss, output probabilities)."""
+        self._restore_views("params")
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out, True)
+        loss_fn = self.fused_loss or self.model.loss
+        loss = loss_fn.forward(y, out, sample_weight)
+        grad = loss_fn.backward()
+        if self.lowest is not None:  # the model's own chain-rule loop, stopped where nothing needs dL/dx
+            backward_pass(self.layers, grad, stop_at=self.lowest)
+            self._restore_views("grads")
+        for layer in self.regularized:
+            loss += layer.regularization_loss()
+        self.update()
+        return loss, (out if self.fused_loss is None else self.fused_loss.p)
+
+    def diagnostics(self):
+        """This step's gradient norms and activation statistics, cheaply: small gradients copied and small
+        activations kept by reference (they are new arrays every step), large ones summarized now.
+        History turns them into per-layer dicts when it is read."""
+        grads = [(name, grad.copy() if grad.size <= KEPT else norm(grad)) for name, grad in self.weight_grads]
+        kept = [(name, activation, output if output.size <= KEPT else activation_statistic(activation, output))
+                for name, activation in self.watched if (output := getattr(activation, "output", None)) is not None]
+        return Diagnostics(grads, kept)
+
+    def update(self):
+        """The optimizer's rule once, on the flat buffers: its fused form when it names one, else `update`."""
+        optimizer = self.optimizer
+        lr = optimizer.current_learning_rate
+        grads = optimizer.clip([self.grads], self.parts)[0] if self.clipping else self.grads
+        optimizer.iterations += 1
+        fused = FUSED.get(optimizer.fused_rule())
+        if fused is None or not fused(optimizer, self.values, grads, self.slots, lr):
+            optimizer.update(self.values, grads, self.slots, lr)
+
+
+def fused_adam(optimizer, param, grad, slots, lr) -> bool:
+    """Adam in one compiled pass, with the bias corrections folded into two scalars:
+    lr·m̂/(√v̂ + ε) = m/(√v + ε·c) · lr·c/(1 − β1ᵗ) with c = √(1 − β2ᵗ). Equal to `Adam.update` up to
+    rounding (tested). False, having changed nothing, when the kernel is not built or the model is small."""
+    beta_1, beta_2, t = optimizer.beta_1, optimizer.beta_2, optimizer.iterations
+    c = math.sqrt(1 - beta_2 ** t)
+    return kernels.adam(param, grad, slots["m"], slots["v"], beta_1, beta_2, optimizer.epsilon * c,
+                        lr * c / (1 - beta_1 ** t))
+
+
+def fused_adamw(optimizer, param, grad, slots, lr) -> bool:
+    """AdamW: the decoupled decay w ← w − lr·λ·w, then fused Adam (or, without the kernel, AdamW.update)."""
+    if not kernels.usable(param, grad, slots["m"], slots["v"]):
+        return False
+    param *= 1 - lr * optimizer.weight_decay
+    return fused_adam(optimizer, param, grad, slots, lr)
+
+
+FUSED = {"adam": fused_adam, "adamw": fused_adamw}
+
+
+def pack(entries, dtype) -> np.ndarray:
+    """One flat vector holding the arrays `table[key]` of `entries` back to back, each replaced by its
+    view of it. Arrays that already are such views (packed at build) stay as they are: references
+    a user took to them stay live."""
+    arrays = [table[key] for table, key in entries]
+    total = sum(a.size for a in arrays)
+    base = arrays[0].base if arrays else None
+    if _packed_in(arrays, base, total, dtype):
+        return base
+    buffer = np.empty(total, dtype)
+    start = 0
+    for (table, key), array in zip(entries, arrays):
+        table[key] = _view(buffer, start, start + array.size, array.shape, array)
+        start += array.size
+    return buffer
+
+
+def _packed_in(arrays, base, total, dtype) -> bool:
+    if base is None or base.ndim != 1 or base.dtype != dtype or base.size != total:
+        return False
+    address, offset = base.__array_interface__["data"][0], 0
+    for array in arrays:
+        if array.base is not base or not array.flags.c_contiguous \
+                or array.__array_interface__["data"][0] != address + offset * base.itemsize:
+            return False
+        offset += array.size
+    return True
+
+
+WATCHED_ACTIVATIONS = (ReLU, Sigmoid, Tanh)
+KEPT = 1024  # diagnostics keep arrays up to this size for later, instead of summarizing them at once
+
+
+class Diagnostics:
+    """One epoch's gradient norms and activation statistics, computed when first read."""
+
+    def __init__(self, grads, kept):
+        self.grads, self.kept = grads, kept
+
+    def gradient_norms(self) -> dict[str, float]:
+        return {name: value if isinstance(value, float) else norm(value) for name, value in self.grads}
+
+    def activation_stats(self) -> dict[str, dict[str, float]]:
+        return {name: value if isinstance(value, dict) else activation_statistic(activation, value)
+                for name, activation, value in self.kept}
+
+
+def norm(array) -> float:
+    flat = array.reshape(-1)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+def activation_statistic(activation, output) -> dict[str, float]:
+    """Dead ReLU units (zero for every sample of the batch) or saturated sigmoid (< 0.01 or > 0.99) /
+    tanh (|a| > 0.99) outputs, as a fraction."""
+    if isinstance(activation, ReLU):
+        alive = np.count_nonzero(output.reshape(-1, output.shape[-1]).any(axis=0))
+        return {"dead_relu": 1.0 - alive / output.shape[-1]}
+    if isinstance(activation, Sigmoid):
+        return {"saturated": np.count_nonzero(np.abs(output - 0.5) > 0.49) / output.size}
+    return {"saturated": np.count_nonzero(np.abs(output) > 0.99) / output.size}
+
+
+def _view(buffer, start, stop, shape, current):
+    view = buffer[start:stop].reshape(shape)
+    view[...] = current
+    return view
+
+
+def engine_key(model) -> tuple:
+    """What the packing depends on: when any of it changes, the model is packed again."""
+    return (model.optimizer, model.loss, model.dtype, model.optimizer.state, tuple(model.layers),
+            tuple(layer.trainable for layer in model.layers), getattr(model.layers[-1], "activation", None))
+
+
+def engine_for(model) -> Engine:
+    """The model's engine, packed again if the model, its optimizer or its loss changed since."""
+    engine = getattr(model, "_engine", None)
+    if engine is None or engine.key != engine_key(model):
+        engine = model._engine = Engine(model)
+    return engine
+
+
+# -- data ---------------------------------------------------------------------------------------------
+def batches(rng, x, y, sample_weight, batch, shuffle):
+    """The epoch's mini-batches (x, y, weight). Shuffled batches are gathered row by row into one reused
+    buffer: the training set is never copied (x[permutation] would copy all of it every epoch)."""
+    n = len(x)
+    if not shuffle or batch >= n:  # one full batch: the order changes nothing
+        for start in range(0, n, batch):
+            yield (x[start:start + batch], y[start:start + batch],
+                   None if sample_weight is None else sample_weight[start:start + batch])
+        return
+    order = rng.permutation(n)
+    buffer = np.empty((batch, *x.shape[1:]), x.dtype)
+    for start in range(0, n, batch):
+        rows = order[start:start + batch]
+        yield (np.take(x, rows, axis=0, out=buffer[:len(rows)], mode="clip"), y[rows],
+               None if sample_weight is None else sample_weight[rows])
