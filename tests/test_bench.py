@@ -28,21 +28,22 @@ def runner():
             sys.modules.pop("workloads", None)
 
 
-@pytest.mark.slow  # about 30 s on 2 cores: a dozen worker processes, and importing torch takes seconds
-def test_quick_run_writes_results_for_every_workload(tmp_path):
+def test_quick_run_writes_sane_results(tmp_path):
+    """Two workloads (training and one-row inference), mlplab and onnxruntime: the runner end to end,
+    worker processes, the JSON and the markdown. The full run is `make bench`, not part of the suite."""
     out, results_json = tmp_path / "RESULTS.md", tmp_path / "r.json"
-    command = [sys.executable, "bench/run.py", "--quick", "--peers", "mlplab,torch,onnxruntime", "--blas", "haswell",
-               "--out", str(out), "--json", str(results_json)]
+    command = [sys.executable, "bench/run.py", "--quick", "--only", "W1,W6", "--peers", "mlplab,onnxruntime",
+               "--blas", "haswell", "--rounds", "1", "--out", str(out), "--json", str(results_json)]
     run = subprocess.run(command, cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"}, capture_output=True,
                          text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
 
     results = json.loads(results_json.read_text())
-    assert results["meta"]["workloads"] == ["W1", "W2", "W3", "W4", "W5", "W6"]
+    assert results["meta"]["workloads"] == ["W1", "W6"]
     for workload in results["meta"]["workloads"]:
         rows = [row for row in results["rows"] if row["workload"] == workload]
         assert any(row["library"].startswith("mlplab") for row in rows), workload
-        if workload in ("W4", "W6"):
+        if workload == "W6":
             assert any(row["library"].startswith("onnxruntime") for row in rows), workload
         for row in rows:
             assert math.isfinite(row["median"]) and row["median"] > 0, row
@@ -52,7 +53,6 @@ def test_quick_run_writes_results_for_every_workload(tmp_path):
     assert text.count("<!-- bench:run.py begin -->") == 1 and text.count("<!-- bench:run.py end -->") == 1
     assert "### Machine" in text and "| CPU |" in text and "| cores |" in text
     assert "### Targets" in text and "| target | BLAS | measured | required | met? |" in text
-    assert (tmp_path / "scaling.png").stat().st_size > 0
 
 
 def test_results_file_keeps_everything_outside_the_markers(tmp_path, runner):

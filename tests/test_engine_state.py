@@ -227,3 +227,19 @@ def test_engine_packs_again_when_the_model_changes():
     assert engine_for(model) is engine
     model.compile(ml.SGD(0.1), "binary_crossentropy")
     assert engine_for(model) is not engine
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+def test_fit_after_set_state_on_a_trained_model_continues(optimizer):
+    """engine_key once compared the optimizer state by value (NumPy: 'truth value ... ambiguous')."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 2, size=40)
+    model = ml.Sequential([ml.Dense(4, "relu", input_dim=3), ml.Dense(1, "sigmoid")], seed=0)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    twin = copy.deepcopy(model)
+    model.optimizer.set_state(model.optimizer.get_state(), model=model)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    twin.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    for mine, theirs in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)

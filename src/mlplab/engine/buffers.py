@@ -214,8 +214,9 @@ def _view(buffer, start, stop, shape, current):
 
 
 def engine_key(model) -> tuple:
-    """What the packing depends on: when any of it changes, the model is packed again."""
-    return (model.optimizer, model.loss, model.dtype, model.optimizer.state, tuple(model.layers),
+    """What the packing depends on: when any of it changes, the model is packed again. The optimizer
+    state counts by identity (set_state puts in a new dict): comparing it by value would compare arrays."""
+    return (model.optimizer, model.loss, model.dtype, id(model.optimizer.state), tuple(model.layers),
             tuple(layer.trainable for layer in model.layers), getattr(model.layers[-1], "activation", None))
 
 
