@@ -1,22 +1,15 @@
 """Flat buffers and the training step: what `fit` and `train_step` run for every batch.
 
-Layers, losses and optimizers are written the textbook way. `fit`, `evaluate` and `train_step` run
-them through this module, which adds, each with a test that it gives the plain computation's numbers:
-
-- flat buffers (Lua Torch's `getParameters()`): when training starts, every trainable parameter, its
-  gradient and its optimizer slots are packed into one vector each, and the layers' arrays become
-  views of them, so an update is a handful of array operations for the whole model. An array a layer
-  replaced (`self.grads["w"] = new`) is copied back into its place, so its optimizer state carries on;
-- the fused output: a softmax/sigmoid output with its cross-entropy trains and evaluates from the
-  logits (log-sum-exp, gradient p − y) through a copy of the last layer without its activation;
-  the model's own layers are never written by it;
-- no gradient for the data: the backward pass stops at the lowest trainable layer;
+- flat buffers (Lua Torch's `getParameters()`): packing is one explicit step (`Engine(model)`, when
+  training starts or the model, optimizer or loss changed): every trainable parameter, its gradient and
+  its optimizer slots go into one vector each and the layers' arrays become views of them. An array a
+  layer replaced (`self.grads["w"] = new`) is copied back into its place, so its optimizer state carries on;
+- the step runs the model's own chain-rule loop (`backward_pass`), stopped at the lowest trainable layer
+  (no gradient for the data), over the fused output plan (`engine.fused`);
+- the update is the optimizer's rule on the flat vectors, or the fused form it names
+  (`optimizer.fused_rule()`: Adam in one compiled pass, `kernels`), tested against the textbook rule;
 - shuffled batches gathered into one reused buffer (no copy of the training set per epoch);
-- Adam with its bias corrections folded into two scalars, and the optional compiled kernel;
-- a one-pass finite check (`all_finite`);
-- inference that stores nothing: common activations applied in place, predict in chunks sharing their
-  buffers, and large inputs checked for NaN/inf through the first Dense layer's smaller z;
-- per-epoch diagnostics (gradient norms, activation statistics) kept compact and computed when read.
+- per-epoch diagnostics (gradient norms, activation statistics) kept compact, handed to History by fit.
 """
 
 from __future__ import annotations
