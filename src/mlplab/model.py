@@ -6,8 +6,8 @@ import copy
 import numpy as np
 
 from mlplab import training
-from mlplab.core.checks import as_array, check_finite, invalid, make_rng, resolve_dtype
-from mlplab.core.base import Layer, backward_pass, copy_weights
+from mlplab.core.checks import all_finite, as_array, check_config, check_finite, check_weight, invalid, make_rng, resolve_dtype
+from mlplab.core.base import Layer, backward_pass, copy_weights, weight_list
 from mlplab.engine import inference
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
 from mlplab.engine.fused import check_output_matches_loss, fused_loss_name, output_plan
@@ -161,16 +161,17 @@ class Sequential:
 
     def set_weights(self, weights, check_finite: bool = True) -> None:
         """Copy `weights` (as from get_weights) into the model; all shapes are checked before any copy."""
-        weights = [np.asarray(w) for w in weights]
+        weights = weight_list(weights)
         if not self.built:
             first = self.layers[0] if self.layers else None
-            if not (isinstance(first, Dense) and weights and weights[0].ndim == 2):
+            kernel = check_weight("weights[0]", weights[0], None, self.dtype) if weights else None
+            if not (isinstance(first, Dense) and kernel is not None and kernel.ndim == 2):
                 raise ValueError("The model is not built yet: give the first layer input_dim=... or call "
                                  "model.build(input_shape) before set_weights.")
             trial = copy.deepcopy(self)  # check on a built copy first: on error this model stays unbuilt
-            trial.build((weights[0].shape[0],))
+            trial.build((kernel.shape[0],))
             trial.set_weights(weights, check_finite)
-            self.build((weights[0].shape[0],))
+            self.build((kernel.shape[0],))
         targets = [t for layer in self.layers for t in layer.weight_arrays()]
         copy_weights(targets, weights, check_finite, where=" (Keras order: W1, b1, W2, b2, ...)")
 

@@ -39,7 +39,7 @@ class Dense(Layer):
         super().__init__(name=name)
         self.units = check_number("units", units, low=1, integer=True)
         self.activation = get_activation(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = get_initializer(kernel_initializer, "kernel_initializer")
         self.bias_initializer = get_initializer(bias_initializer, "bias_initializer")
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
@@ -50,10 +50,9 @@ class Dense(Layer):
             raise invalid("x", "2-D input (n_samples, n_features) for a Dense layer; add ml.Flatten() first",
                           (None, *input_shape))
         shape = (input_shape[0], self.units)
-        self.params["weight"] = np.asarray(self.kernel_initializer(shape, self.rng, self.dtype), dtype=self.dtype)
+        self.params["weight"] = self.initial_weight(self.kernel_initializer, shape, "kernel_initializer")
         if self.use_bias:
-            self.params["bias"] = np.asarray(self.bias_initializer((self.units,), self.rng, self.dtype),
-                                             dtype=self.dtype)
+            self.params["bias"] = self.initial_weight(self.bias_initializer, (self.units,), "bias_initializer")
 
     def compute_output_shape(self, input_shape):
         return (self.units,)
