@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
 from mlplab import training
-from mlplab.core.checks import all_finite, as_array, check_config, check_finite, check_weight, invalid, make_rng, resolve_dtype
+from mlplab.core.checks import (OPTIONAL, REQUIRED, all_finite, as_array, check_config, check_finite, check_weight,
+                                 invalid, make_rng, resolve_dtype)
 from mlplab.core.base import Layer, backward_pass, copy_weights, weight_list
 from mlplab.engine import inference
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
@@ -18,6 +20,9 @@ from mlplab.core.registry import MODELS
 from mlplab.core.optimizers import OPTIMIZERS, get_optimizer
 from mlplab.training import NotCompiledError  # noqa: F401 (mlplab.model.NotCompiledError, as before)
 
+LAYER_SCHEMA = {"class_name": (str, REQUIRED), "config": (dict, REQUIRED), "trainable": (bool, OPTIONAL)}
+CONFIG_SCHEMA = {"layers": ([LAYER_SCHEMA], REQUIRED), "seed": ((numbers.Integral, type(None)), OPTIONAL),
+                 "dtype": (str, OPTIONAL), "name": (str, OPTIONAL)}  # what get_config() writes
 PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
 
 
@@ -233,7 +238,22 @@ class Sequential:
 
     def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0, sample_weight=None) -> dict[str, float]:
         """Loss (including regularization) and metrics on (x, y), in inference mode: {"loss": ..., ...}."""
-        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+        logs = training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+        if not np.isfinite(logs["loss"]):  # x, y and the weights passed their checks: something overflowed
+            x = self.check_input(x)
+            for start in range(0, len(x), PREDICT_ROWS):
+                chunk = x[start:start + PREDICT_ROWS]
+                with np.errstate(all="ignore"):
+                    output = inference.predict(self.layers, chunk, PREDICT_ROWS, lambda *_: None)
+                if not all_finite(output):
+                    row = start + int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
+                    raise self.non_finite_error(x[row:row + 1], f"row {row} of x")
+            where = ("the regularization penalty" if not np.isfinite(self.regularization_loss())
+                     else f"the loss ({type(self.loss).__name__}) of finite outputs and targets")
+            raise FloatingPointError(
+                f"evaluate: {where} overflowed to {logs['loss']} in {self.dtype.name}. Rescale the targets "
+                f"(e.g. divide y by its scale) or build the model with dtype='float64'.")
+        return logs
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
         """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
@@ -245,8 +265,30 @@ class Sequential:
         source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
-        return inference.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
-            "x", chunk, start, whole=x, source=source))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the layer
+            output = inference.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
+                "x", chunk, start, whole=x, source=source))
+        if not all_finite(output):  # the input was finite: something overflowed inside the network
+            row = int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
+            raise self.non_finite_error(x[row:row + 1], f"row {row} of x")
+        return output
+
+    def non_finite_error(self, x, what: str, after: str = "") -> FloatingPointError:
+        """The error for non-finite values computed from finite `x`: reruns the layers one by one
+        (`layer.forward(x, False)`, a failure path only) and names the first whose output is not finite."""
+        with np.errstate(all="ignore"):
+            for layer in self.layers:
+                x = layer.forward(x, False)
+                if not all_finite(x):
+                    weights_bad = not all(all_finite(w) for w in layer.weight_arrays())
+                    cause = ("its weights hold NaN/inf (did training diverge? ml.NaNGuard restores the last "
+                             "finite weights)" if weights_bad else f"the values overflow {self.dtype.name}")
+                    return FloatingPointError(
+                        f"Layer {layer.name!r} ({type(layer).__name__}) produced non-finite values (NaN/inf) from "
+                        f"finite input ({what}): {cause}. Rescale the input (e.g. ml.StandardScaler) or build the "
+                        f"model with dtype='float64'.")
+        return FloatingPointError(f"Non-finite values (NaN/inf) from finite input ({what}){after}: the values "
+                                  f"overflow {self.dtype.name}. Rescale the data or use dtype='float64'.")
 
     def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
         """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
@@ -315,8 +357,11 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
-        layers = [layer_from_config(item["class_name"], item["config"], item.get("trainable", True))
-                  for item in config["layers"]]
+        """The model get_config() described; the dict is checked against CONFIG_SCHEMA first, and an error
+        names the path of the bad field (e.g. config['layers'][1]['config'])."""
+        check_config(config, CONFIG_SCHEMA)
+        layers = [layer_from_config(item["class_name"], item["config"], item.get("trainable", True),
+                                    f"config['layers'][{index}]") for index, item in enumerate(config["layers"])]
         return cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                    name=config.get("name", "sequential"))
 

@@ -187,8 +187,8 @@ def check_weight(name: str, value, shape: tuple, dtype, where: str = "", finite:
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as err:  # ragged nested lists
-        raise TypeError(f"Invalid type for argument `{name}`: expected an array{shaped}{where}. "
-                        f"Received: a ragged nested list (rows of different lengths?): {str(err).rstrip('.')}.") from None
+        raise TypeError(f"Invalid type for argument `{name}`: expected an array{shaped}{where}. Received: a "
+                        f"ragged nested list (rows of different lengths?): {str(err).rstrip('.')}.") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array{shaped}{where}. "
                         f"Received: an array of dtype {arr.dtype}.")
