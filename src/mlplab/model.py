@@ -231,14 +231,39 @@ class Sequential:
         sample's loss and metrics, as in Keras. Everything is validated first: on bad input nothing
         about the model changes.
         """
-        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-                            validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
-                            verbose=verbose, nan_guard=nan_guard, sample_weight=sample_weight,
-                            class_weight=class_weight)
+        before = self._before_fit()
+        try:
+            return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                                validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
+                                verbose=verbose, nan_guard=nan_guard, sample_weight=sample_weight,
+                                class_weight=class_weight)
+        except BaseException:
+            self._undo_unstarted_fit(before)
+            raise
+
+    def _before_fit(self):
+        """What a fit that fails before its first update must put back (a callback refusing the setup in
+        on_train_begin runs after the model was built and the validation rows were drawn)."""
+        optimizer = getattr(self, "optimizer", None)
+        return (self.built, copy.deepcopy(self.rng.bit_generator.state),
+                None if optimizer is None else (optimizer.iterations, dict(optimizer.state)))
+
+    def _undo_unstarted_fit(self, before) -> None:
+        built, rng_state, optimizer_state = before
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None or optimizer_state is None or optimizer.iterations != optimizer_state[0]:
+            return  # steps were taken: what they leave is training's transaction (mlplab.training)
+        self.rng.bit_generator.state = rng_state
+        optimizer.state = optimizer_state[1]
+        if not built:
+            self._engine, self.built, self.input_shape = None, False, None
+            for layer in self.layers:
+                layer.built, layer.input_shape, layer.params, layer.grads, layer.state = False, None, {}, {}, {}
 
     def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0, sample_weight=None) -> dict[str, float]:
         """Loss (including regularization) and metrics on (x, y), in inference mode: {"loss": ..., ...}."""
-        logs = training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming where
+            logs = training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
         if not np.isfinite(logs["loss"]):  # x, y and the weights passed their checks: something overflowed
             x = self.check_input(x)
             for start in range(0, len(x), PREDICT_ROWS):
