@@ -7,8 +7,8 @@ import numbers
 import numpy as np
 
 from mlplab import training
-from mlplab.core.checks import (OPTIONAL, REQUIRED, all_finite, as_array, check_config, check_finite, check_weight,
-                                 invalid, make_rng, resolve_dtype)
+from mlplab.core.checks import (OPTIONAL, REQUIRED, all_finite, as_array, check_config, check_finite, check_string,
+                                 check_weight, invalid, make_rng, resolve_dtype)
 from mlplab.core.base import Layer, backward_pass, copy_weights, weight_list
 from mlplab.engine import inference
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
@@ -41,7 +41,7 @@ class Sequential:
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         self.rng = make_rng(seed)
-        self.name = name
+        self.name = check_string("name", name)
         self.layers: list[Layer] = []
         self.input_shape: tuple | None = None
         self.built = False
@@ -272,7 +272,7 @@ class Sequential:
                     output = inference.predict(self.layers, chunk, PREDICT_ROWS, lambda *_: None)
                 if not all_finite(output):
                     row = start + int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
-                    raise self.non_finite_error(x[row:row + 1], f"row {row} of x")
+                    raise self._non_finite_error(x[row:row + 1], f"row {row} of x")
             where = ("the regularization penalty" if not np.isfinite(self.regularization_loss())
                      else f"the loss ({type(self.loss).__name__}) of finite outputs and targets")
             raise FloatingPointError(
@@ -295,10 +295,10 @@ class Sequential:
                 "x", chunk, start, whole=x, source=source))
         if not all_finite(output):  # the input was finite: something overflowed inside the network
             row = int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
-            raise self.non_finite_error(x[row:row + 1], f"row {row} of x")
+            raise self._non_finite_error(x[row:row + 1], f"row {row} of x")
         return output
 
-    def non_finite_error(self, x, what: str, after: str = "") -> FloatingPointError:
+    def _non_finite_error(self, x, what: str, after: str = "") -> FloatingPointError:
         """The error for non-finite values computed from finite `x`: reruns the layers one by one
         (`layer.forward(x, False)`, a failure path only) and names the first whose output is not finite."""
         with np.errstate(all="ignore"):
