@@ -161,6 +161,26 @@ def test_initializers_beyond_float32_are_refused_at_build_and_fine_in_float64(in
     assert np.isfinite(model.get_weights()[0]).all()
 
 
+@pytest.mark.parametrize("bad, error, message", [
+    (None, TypeError, r"`weights`: expected a list"),
+    ("w", TypeError, r"`weights`: expected a list"),
+    (lambda ws: [[[0.0]] + [[0.0, 1.0]]] + ws[1:], TypeError, r"`weights\[0\]`.*layer 'layer'.*ragged"),
+    (lambda ws: [np.full_like(ws[0], 1e39, dtype=float)] + ws[1:], ValueError, r"float32's range.*layer 'layer'"),
+    (lambda ws: ws[:-1] + [np.full(ws[-1].shape, np.nan)], ValueError, r"`weights\[\d\]`.*finite"),
+    (lambda ws: ws[:-1] + [ws[-1].astype(str)], TypeError, r"numeric"),
+    (lambda ws: ws[:-1], ValueError, r"`weights`: expected a list of \d arrays"),
+], ids=["none", "string", "ragged", "overflow", "nan", "strings", "count"])
+@pytest.mark.parametrize("make", [lambda: ml.Dense(3, name="layer"), lambda: ml.BatchNormalization(name="layer")],
+                         ids=["Dense", "BatchNormalization"])
+def test_every_layer_checks_what_set_weights_gives_it(make, bad, error, message):
+    layer = make()
+    layer.build((4,), np.random.default_rng(0))
+    before = layer.get_weights()
+    with pytest.raises(error, match=message):
+        layer.set_weights(bad(layer.get_weights()) if callable(bad) else bad)
+    assert all(np.array_equal(a, b) for a, b in zip(before, layer.get_weights()))
+
+
 def test_a_custom_layer_that_creates_non_finite_parameters_is_named():
     class Scale(ml.Layer):
         def _create_params(self, input_shape):
@@ -357,6 +377,10 @@ CALLS = {  # method: a call with a bad argument (the model as argument)
     "save": lambda m: m.save("/nonexistent/folder/model.st"),
     "save_weights": lambda m: m.save_weights("/nonexistent/folder/weights.st"),
     "layer_outputs": lambda m: m.layer_outputs(np.full((2, 2), np.inf)),
+    "check_input": lambda m: m.check_input([[1.0], [1.0, 2.0]]),
+    "output_shapes": lambda m: m.output_shapes((2, 3)),
+    "export_onnx": lambda m: m.export_onnx("/nonexistent/folder/model.onnx"),
+    "summary": lambda m: m.summary(print_fn="print"),  # a TypeError naming print_fn
 }
 
 
@@ -388,7 +412,6 @@ def test_the_calls_cover_every_public_method():
     covered = {call.split("-")[0] for call in CALLS}
     no_bad_argument = {"forward", "backward", "parameters", "zero_grad", "regularization_loss", "get_weights",
                        "count_params", "count_trainable_params", "get_compile_config", "summary", "get_config",
-                       "output_shapes", "output_plan", "gradient_norms", "activation_stats", "check_input",
-                       "export_onnx"}
+                       "output_plan", "gradient_norms", "activation_stats"}
     assert methods - no_bad_argument <= covered, methods - no_bad_argument - covered
 

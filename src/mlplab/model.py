@@ -354,6 +354,9 @@ class Sequential:
     # -- display and config ---------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:
         """Print (and return) each layer with its output shape and parameter count."""
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(f"Invalid type for argument `print_fn`: expected a function such as print, or None. "
+                            f"Received: {print_fn!r}.")
         shapes = self.output_shapes(self.input_shape) if self.built else [None] * len(self.layers)
         rows = [(f"{layer.name} ({type(layer).__name__}{'' if layer.trainable else ', frozen'})",
                  "(None, " + ", ".join(map(str, s)) + ")" if s else "?",
