@@ -254,7 +254,8 @@ class Sequential:
         if optimizer is None or optimizer_state is None or optimizer.iterations != optimizer_state[0]:
             return  # steps were taken: what they leave is training's transaction (mlplab.training)
         self.rng.bit_generator.state = rng_state
-        optimizer.state = optimizer_state[1]
+        if set(optimizer.state) != set(optimizer_state[1]):  # slots made for the fit that never ran
+            optimizer.state, self._engine = optimizer_state[1], None  # the engine is packed again when needed
         if not built:
             self._engine, self.built, self.input_shape = None, False, None
             for layer in self.layers:
@@ -298,7 +299,7 @@ class Sequential:
             raise self._non_finite_error(x[row:row + 1], f"row {row} of x")
         return output
 
-    def _non_finite_error(self, x, what: str, after: str = "") -> FloatingPointError:
+    def _non_finite_error(self, x, what: str) -> FloatingPointError:
         """The error for non-finite values computed from finite `x`: reruns the layers one by one
         (`layer.forward(x, False)`, a failure path only) and names the first whose output is not finite."""
         with np.errstate(all="ignore"):
@@ -312,7 +313,7 @@ class Sequential:
                         f"Layer {layer.name!r} ({type(layer).__name__}) produced non-finite values (NaN/inf) from "
                         f"finite input ({what}): {cause}. Rescale the input (e.g. ml.StandardScaler) or build the "
                         f"model with dtype='float64'.")
-        return FloatingPointError(f"Non-finite values (NaN/inf) from finite input ({what}){after}: the values "
+        return FloatingPointError(f"Non-finite values (NaN/inf) from finite input ({what}): the values "
                                   f"overflow {self.dtype.name}. Rescale the data or use dtype='float64'.")
 
     def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:

@@ -92,7 +92,7 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
 
 def _quiet_cast(arr: np.ndarray, dtype) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
-        return arr.astype(dtype)
+        return arr.astype(dtype, copy=False)
 
 
 def checked_cast(name: str, arr, dtype, hint: str = "rescale them or use dtype='float64'") -> np.ndarray:
