@@ -415,3 +415,16 @@ def test_the_calls_cover_every_public_method():
                        "output_plan", "gradient_norms", "activation_stats"}
     assert methods - no_bad_argument <= covered, methods - no_bad_argument - covered
 
+
+
+def _estimator_floats():
+    from mlplab.estimators import MLPClassifier, MLPRegressor
+    return [pytest.param(cls, name, id=f"{cls.__name__}-{name}") for cls in (MLPClassifier, MLPRegressor)
+            for name, p in inspect.signature(cls).parameters.items() if type(p.default) is float]
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan])
+@pytest.mark.parametrize("cls, name", _estimator_floats())
+def test_every_float_estimator_parameter_is_finite(cls, name, value):
+    with pytest.raises(ValueError, match=rf"`{name}`.*(finite|in \[)"):
+        cls(**{name: value}).check_params()
