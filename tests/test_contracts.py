@@ -147,7 +147,7 @@ def test_every_initializer_output_is_checked(initializer, argument, corruption):
     with pytest.raises(error, match=rf"`{argument}`.*{message}|`{argument}`.*layer 'dense_1'"):
         model.add(ml.Dense(2, **{argument: broken}))
     assert len(model.layers) == 1 and all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-    with pytest.raises(error, match=rf"layer 'dense'"):
+    with pytest.raises(error, match=r"layer 'dense'"):
         ml.Sequential([ml.Dense(2, input_dim=3, **{argument: broken})])
 
 

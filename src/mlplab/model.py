@@ -169,7 +169,7 @@ class Sequential:
         weights = weight_list(weights)
         if not self.built:
             first = self.layers[0] if self.layers else None
-            kernel = check_weight("weights[0]", weights[0], None, self.dtype) if weights else None
+            kernel = check_weight("weights[0]", weights[0], None, self.dtype, finite=check_finite) if weights else None
             if not (isinstance(first, Dense) and kernel is not None and kernel.ndim == 2):
                 raise ValueError("The model is not built yet: give the first layer input_dim=... or call "
                                  "model.build(input_shape) before set_weights.")
