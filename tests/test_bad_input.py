@@ -213,8 +213,11 @@ def test_invalid_hyper_parameters(make, error, message):
     (lambda w: [w[0].T] + w[1:], r"`weights\[0\]`.*\(3, 4\)"),
     (lambda w: w[:3] + [np.zeros(2)], r"`weights\[3\]`.*\(3,\)"),
     (lambda w: w[:1] + [with_value(w[1], 0, np.nan)] + w[2:], r"`weights\[1\]`.*finite"),
-    (lambda w: w[:2] + [np.full((4, 3), "a")] + w[3:], r"`weights\[2\]`"),
-], ids=["too-few", "too-many", "transposed", "bias-shape", "nan", "strings"])
+    (lambda w: w[:2] + [np.full((4, 3), "a")] + w[3:], r"`weights\[2\]`.*numeric"),
+    (lambda w: w[:2] + [[[1.0, 2.0, 3.0]] * 3 + [[1.0]]] + w[3:], r"`weights\[2\]`.*ragged"),
+    (lambda w: w[:1] + [with_value(w[1], 2, 1e39)] + w[2:], r"`weights\[1\]`.*float32's range.*1e\+39"),
+    (lambda w: w[:2] + [None] + w[3:], r"`weights\[2\]`.*NoneType"),
+], ids=["too-few", "too-many", "transposed", "bias-shape", "nan", "strings", "ragged", "overflow", "none"])
 def test_set_weights_rejects_wrong_weights_and_changes_nothing(change, message, model_snapshot):
     model = ml.Sequential([ml.Dense(4, "relu", input_dim=3), ml.Dense(3, "softmax")], seed=0)
     snapshot = model_snapshot(model, X)
@@ -222,9 +225,20 @@ def test_set_weights_rejects_wrong_weights_and_changes_nothing(change, message, 
     # the first arrays of a wrong list may be fine: nothing may be copied before everything is checked
     if len(bad) > 1 and bad[0].shape == (3, 4):
         bad[0] = bad[0] + 1.0
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         model.set_weights(bad)
     snapshot.assert_unchanged()
+
+
+@pytest.mark.parametrize("weights", [None, np.zeros(3), "weights", 3.0, {"w": 1}])
+@pytest.mark.parametrize("built", [True, False])
+def test_set_weights_wants_a_list(weights, built, model_snapshot):
+    model = ml.Sequential([ml.Dense(4, "relu", input_dim=3 if built else None), ml.Dense(3, "softmax")], seed=0)
+    snapshot = model_snapshot(model)
+    with pytest.raises(TypeError, match=r"`weights`: expected a list of arrays"):
+        model.set_weights(weights)
+    snapshot.assert_unchanged()
+    assert model.built is built
 
 
 def test_set_weights_on_an_unbuilt_model_changes_nothing_on_error(model_snapshot):

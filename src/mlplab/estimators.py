@@ -31,7 +31,7 @@ except ImportError as error:
                       "pip install 'mlplab[sklearn]'.") from None
 
 import mlplab as ml
-from mlplab.core.checks import check_number, invalid
+from mlplab.core.checks import as_float32, check_number, checked_cast, invalid
 
 # scikit-learn's activation names, then mlplab's own (any name of ml.ACTIVATIONS also works).
 SKLEARN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
@@ -264,7 +264,7 @@ class _BaseMLP(BaseEstimator):
                                  f"validation_fraction={self.validation_fraction}.")
             x_train, y_train, t_train = parts[0], parts[2], parts[4]
             w_train = None if weights is None else parts[6]
-            validation = (parts[1].astype(self._dtype(X)), parts[3], parts[5], None if weights is None else parts[7])
+            validation = (checked_cast("X", parts[1], self._dtype(X)), parts[3], parts[5], None if weights is None else parts[7])
 
         n = len(x_train)
         batch = min(200, n) if self.batch_size == "auto" else self.batch_size
@@ -411,7 +411,7 @@ class _BaseMLP(BaseEstimator):
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        return self.model_.predict(X.astype(self.model_.dtype, copy=False))
+        return self.model_.predict(as_float32("X", X) if self.model_.dtype == np.float32 else X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import copy
+import numbers
 
 import numpy as np
 
 from mlplab import training
-from mlplab.core.checks import as_array, check_finite, invalid, make_rng, resolve_dtype
-from mlplab.core.base import Layer, backward_pass, copy_weights
+from mlplab.core.checks import (OPTIONAL, REQUIRED, all_finite, as_array, check_config, check_finite, check_string,
+                                 check_weight, invalid, make_rng, resolve_dtype)
+from mlplab.core.base import Layer, backward_pass, copy_weights, weight_list
 from mlplab.engine import inference
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
 from mlplab.engine.fused import check_output_matches_loss, fused_loss_name, output_plan
@@ -18,6 +20,9 @@ from mlplab.core.registry import MODELS
 from mlplab.core.optimizers import OPTIMIZERS, get_optimizer
 from mlplab.training import NotCompiledError  # noqa: F401 (mlplab.model.NotCompiledError, as before)
 
+LAYER_SCHEMA = {"class_name": (str, REQUIRED), "config": (dict, REQUIRED), "trainable": (bool, OPTIONAL)}
+CONFIG_SCHEMA = {"layers": ([LAYER_SCHEMA], REQUIRED), "seed": ((numbers.Integral, type(None)), OPTIONAL),
+                 "dtype": (str, OPTIONAL), "name": (str, OPTIONAL)}  # what get_config() writes
 PREDICT_ROWS = 1024  # rows per forward pass in predict when no batch_size is given
 
 
@@ -36,7 +41,7 @@ class Sequential:
         self.dtype = resolve_dtype(dtype)
         self.seed = seed
         self.rng = make_rng(seed)
-        self.name = name
+        self.name = check_string("name", name)
         self.layers: list[Layer] = []
         self.input_shape: tuple | None = None
         self.built = False
@@ -161,16 +166,17 @@ class Sequential:
 
     def set_weights(self, weights, check_finite: bool = True) -> None:
         """Copy `weights` (as from get_weights) into the model; all shapes are checked before any copy."""
-        weights = [np.asarray(w) for w in weights]
+        weights = weight_list(weights)
         if not self.built:
             first = self.layers[0] if self.layers else None
-            if not (isinstance(first, Dense) and weights and weights[0].ndim == 2):
+            kernel = check_weight("weights[0]", weights[0], None, self.dtype, finite=check_finite) if weights else None
+            if not (isinstance(first, Dense) and kernel is not None and kernel.ndim == 2):
                 raise ValueError("The model is not built yet: give the first layer input_dim=... or call "
                                  "model.build(input_shape) before set_weights.")
             trial = copy.deepcopy(self)  # check on a built copy first: on error this model stays unbuilt
-            trial.build((weights[0].shape[0],))
+            trial.build((kernel.shape[0],))
             trial.set_weights(weights, check_finite)
-            self.build((weights[0].shape[0],))
+            self.build((kernel.shape[0],))
         targets = [t for layer in self.layers for t in layer.weight_arrays()]
         copy_weights(targets, weights, check_finite, where=" (Keras order: W1, b1, W2, b2, ...)")
 
@@ -225,14 +231,55 @@ class Sequential:
         sample's loss and metrics, as in Keras. Everything is validated first: on bad input nothing
         about the model changes.
         """
-        return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
-                            validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
-                            verbose=verbose, nan_guard=nan_guard, sample_weight=sample_weight,
-                            class_weight=class_weight)
+        before = self._before_fit()
+        try:
+            return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
+                                validation_data=validation_data, shuffle=shuffle, callbacks=callbacks,
+                                verbose=verbose, nan_guard=nan_guard, sample_weight=sample_weight,
+                                class_weight=class_weight)
+        except BaseException:
+            self._undo_unstarted_fit(before)
+            raise
+
+    def _before_fit(self):
+        """What a fit that fails before its first update must put back (a callback refusing the setup in
+        on_train_begin runs after the model was built and the validation rows were drawn)."""
+        optimizer = getattr(self, "optimizer", None)
+        return (self.built, copy.deepcopy(self.rng.bit_generator.state),
+                None if optimizer is None else (optimizer.iterations, dict(optimizer.state)))
+
+    def _undo_unstarted_fit(self, before) -> None:
+        built, rng_state, optimizer_state = before
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None or optimizer_state is None or optimizer.iterations != optimizer_state[0]:
+            return  # steps were taken: what they leave is training's transaction (mlplab.training)
+        self.rng.bit_generator.state = rng_state
+        if set(optimizer.state) != set(optimizer_state[1]):  # slots made for the fit that never ran
+            optimizer.state, self._engine = optimizer_state[1], None  # the engine is packed again when needed
+        if not built:
+            self._engine, self.built, self.input_shape = None, False, None
+            for layer in self.layers:
+                layer.built, layer.input_shape, layer.params, layer.grads, layer.state = False, None, {}, {}, {}
 
     def evaluate(self, x, y, batch_size: int | None = None, verbose: int = 0, sample_weight=None) -> dict[str, float]:
         """Loss (including regularization) and metrics on (x, y), in inference mode: {"loss": ..., ...}."""
-        return training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming where
+            logs = training.evaluate(self, x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+        if not np.isfinite(logs["loss"]):  # x, y and the weights passed their checks: something overflowed
+            x = self.check_input(x)
+            for start in range(0, len(x), PREDICT_ROWS):
+                chunk = x[start:start + PREDICT_ROWS]
+                with np.errstate(all="ignore"):
+                    output = inference.predict(self.layers, chunk, PREDICT_ROWS, lambda *_: None)
+                if not all_finite(output):
+                    row = start + int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
+                    raise self._non_finite_error(x[row:row + 1], f"row {row} of x")
+            where = ("the regularization penalty" if not np.isfinite(self.regularization_loss())
+                     else f"the loss ({type(self.loss).__name__}) of finite outputs and targets")
+            raise FloatingPointError(
+                f"evaluate: {where} overflowed to {logs['loss']} in {self.dtype.name}. Rescale the targets "
+                f"(e.g. divide y by its scale) or build the model with dtype='float64'.")
+        return logs
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
         """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
@@ -244,8 +291,30 @@ class Sequential:
         source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
-        return inference.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
-            "x", chunk, start, whole=x, source=source))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, naming the layer
+            output = inference.predict(self.layers, x, batch_size or PREDICT_ROWS, lambda chunk, start: check_finite(
+                "x", chunk, start, whole=x, source=source))
+        if not all_finite(output):  # the input was finite: something overflowed inside the network
+            row = int(np.argwhere(~np.isfinite(output.reshape(len(output), -1)))[0][0])
+            raise self._non_finite_error(x[row:row + 1], f"row {row} of x")
+        return output
+
+    def _non_finite_error(self, x, what: str) -> FloatingPointError:
+        """The error for non-finite values computed from finite `x`: reruns the layers one by one
+        (`layer.forward(x, False)`, a failure path only) and names the first whose output is not finite."""
+        with np.errstate(all="ignore"):
+            for layer in self.layers:
+                x = layer.forward(x, False)
+                if not all_finite(x):
+                    weights_bad = not all(all_finite(w) for w in layer.weight_arrays())
+                    cause = ("its weights hold NaN/inf (did training diverge? ml.NaNGuard restores the last "
+                             "finite weights)" if weights_bad else f"the values overflow {self.dtype.name}")
+                    return FloatingPointError(
+                        f"Layer {layer.name!r} ({type(layer).__name__}) produced non-finite values (NaN/inf) from "
+                        f"finite input ({what}): {cause}. Rescale the input (e.g. ml.StandardScaler) or build the "
+                        f"model with dtype='float64'.")
+        return FloatingPointError(f"Non-finite values (NaN/inf) from finite input ({what}): the values "
+                                  f"overflow {self.dtype.name}. Rescale the data or use dtype='float64'.")
 
     def check_input(self, x, name: str = "x", finite: bool = True) -> np.ndarray:
         """`x` as the model takes it (an array of its dtype and input shape), or a ValueError/TypeError
@@ -286,6 +355,9 @@ class Sequential:
     # -- display and config ---------------------------------------------------------------------
     def summary(self, print_fn=print) -> str:
         """Print (and return) each layer with its output shape and parameter count."""
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(f"Invalid type for argument `print_fn`: expected a function such as print, or None. "
+                            f"Received: {print_fn!r}.")
         shapes = self.output_shapes(self.input_shape) if self.built else [None] * len(self.layers)
         rows = [(f"{layer.name} ({type(layer).__name__}{'' if layer.trainable else ', frozen'})",
                  "(None, " + ", ".join(map(str, s)) + ")" if s else "?",
@@ -314,8 +386,11 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
-        layers = [layer_from_config(item["class_name"], item["config"], item.get("trainable", True))
-                  for item in config["layers"]]
+        """The model get_config() described; the dict is checked against CONFIG_SCHEMA first, and an error
+        names the path of the bad field (e.g. config['layers'][1]['config'])."""
+        check_config(config, CONFIG_SCHEMA)
+        layers = [layer_from_config(item["class_name"], item["config"], item.get("trainable", True),
+                                    f"config['layers'][{index}]") for index, item in enumerate(config["layers"])]
         return cls(layers, seed=config.get("seed"), dtype=config.get("dtype", "float32"),
                    name=config.get("name", "sequential"))
 

@@ -178,6 +178,10 @@ def train_test_split(*arrays, test_size=0.25, seed=None, stratify=None) -> list:
     return [part for a in arrays for part in (a[train_rows], a[test_rows])]
 
 
+ONE_HOT_MAX_BYTES = 4 * 2**30  # one_hot refuses a larger result before allocating it
+ONE_HOT_MAX_LABEL = 2**53  # float labels beyond are not exact (and beyond int64 not labels at all)
+
+
 def one_hot(y, num_classes: int | None = None, dtype=np.float32) -> np.ndarray:
     """Class labels (n_samples,) -> indicator rows (n_samples, num_classes) with a 1 at each label.
 
@@ -186,7 +190,10 @@ def one_hot(y, num_classes: int | None = None, dtype=np.float32) -> np.ndarray:
     >>> one_hot([0, 2, 1]).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
     """
-    labels = np.asarray(y)
+    try:
+        labels = np.asarray(y)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise TypeError(f"Invalid type for argument `y`: expected class labels. Received: {err}") from None
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
@@ -197,6 +204,10 @@ def one_hot(y, num_classes: int | None = None, dtype=np.float32) -> np.ndarray:
     elif labels.dtype.kind not in "biu":
         raise TypeError(f"Invalid type for argument `y`: expected integer class labels. "
                         f"Received: an array of dtype {labels.dtype}.")
+    if labels.size and labels.dtype.kind in "fu" and labels.max() > ONE_HOT_MAX_LABEL:  # beyond int64, or inexact
+        raise invalid("y", f"class labels up to {ONE_HOT_MAX_LABEL} (encode other labels to 0..k-1 first, "
+                           f"e.g. with np.unique(y, return_inverse=True)); "
+                           "the largest label found", labels.max().item())
     labels = labels.astype(np.int64)
     if labels.size and labels.min() < 0:
         raise ValueError(f"Invalid value for argument `y`: expected labels >= 0. Received: a label {labels.min()}.")
@@ -213,6 +224,12 @@ def one_hot(y, num_classes: int | None = None, dtype=np.float32) -> np.ndarray:
         dtype = np.dtype(dtype)
     except TypeError:
         raise invalid("dtype", "a NumPy dtype such as np.float32", dtype) from None
+    size = len(labels) * num_classes * dtype.itemsize
+    if size > ONE_HOT_MAX_BYTES:  # refused before allocating: a stray large label would ask for TiB
+        raise ValueError(f"one_hot: {len(labels)} rows x {num_classes} classes of {dtype} would take "
+                         f"{size / 2**30:.4g} GiB (more than {ONE_HOT_MAX_BYTES / 2**30:.4g} GiB); the largest label "
+                         f"is {int(labels.max()) if labels.size else None}. Encode the labels to 0..k-1 first "
+                         f"(np.unique(y, return_inverse=True)) or pass a smaller num_classes.")
     encoded = np.zeros((len(labels), num_classes), dtype=dtype)
     encoded[np.arange(len(labels)), labels] = 1
     return encoded

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlplab.core.checks import as_array, invalid
+from mlplab.core.checks import all_finite, check_bool, check_weight, invalid
 
 
 class Layer:
@@ -53,12 +53,29 @@ class Layer:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.dtype = np.dtype(dtype)
         self._create_params(self.input_shape)
+        self._check_created()
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
         self.built = True
         return self.compute_output_shape(self.input_shape)
 
     def _create_params(self, input_shape: tuple) -> None:
         """Subclasses with parameters fill `self.params` (and `self.state`) here."""
+
+    def initial_weight(self, initializer, shape: tuple, argument: str) -> np.ndarray:
+        """What `initializer` returns for a weight of `shape`, checked (an array of that shape, finite and
+        representable in the layer's dtype): a bad initializer is named here, not in a later matmul."""
+        where = f" for layer {self.name!r} (from {argument}={initializer!r})"
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported by the check below
+            value = initializer(shape, self.rng, self.dtype)
+        return check_weight(argument, value, shape, self.dtype, where)
+
+    def _check_created(self) -> None:
+        """Every array a layer created (its own `_create_params`, too) is a finite float array of its dtype."""
+        for group in (self.params, self.state):
+            for key, value in group.items():
+                if not isinstance(value, np.ndarray) or value.dtype != self.dtype or not all_finite(value):
+                    raise ValueError(f"Layer {self.name!r} ({type(self).__name__}) created {key!r} as "
+                                     f"{value!r:.80}: expected a finite array of dtype {self.dtype}.")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         raise NotImplementedError
@@ -95,19 +112,25 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def weight_list(weights) -> list:
+    """`weights` as a list (of what set_weights copies), or a TypeError for None, an array or a string."""
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"Invalid type for argument `weights`: expected a list of arrays (as from get_weights()). "
+                        f"Received: {weights!r:.80} of type {type(weights).__name__}.")
+    return list(weights)
+
+
 def copy_weights(targets, weights, check_finite: bool = True, where: str = "") -> None:
     """Copy each array of `weights` into the matching target in place, after checking the count, every
-    shape and (with check_finite) that all values are finite: on error nothing has been copied."""
-    arrays = [np.asarray(w) for w in weights]
+    shape, dtype and (with check_finite) that all values are finite and representable: on error nothing
+    has been copied."""
+    arrays = weight_list(weights)
+    check_finite = check_bool("check_finite", check_finite)
     if len(arrays) != len(targets):
         raise invalid("weights", f"a list of {len(targets)} arrays{where}", f"{len(arrays)} arrays")
     for index, (target, array) in enumerate(zip(targets, arrays)):
-        if array.shape != target.shape:
-            raise invalid(f"weights[{index}]", f"an array of shape {target.shape}{where}", array)
-        if array.dtype.kind not in "biuf":
-            raise invalid(f"weights[{index}]", "finite numbers", array)
-        arrays[index] = as_array(f"weights[{index}]", array, target.dtype, min_ndim=0, allow_empty=True,
-                                 finite=check_finite)
+        arrays[index] = check_weight(f"weights[{index}]", array, target.shape, target.dtype, where,
+                                     finite=check_finite)
     for target, array in zip(targets, arrays):
         target[...] = array
 

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from mlplab.core.checks import check_choice, check_number, invalid
+from mlplab.core.checks import check_bool, check_choice, check_number, check_string, invalid
 
 
 class Callback:
@@ -90,6 +90,7 @@ class ProgressBar(Callback):
 
 
 def monitor_mode(monitor: str, mode: str) -> str:
+    check_string("monitor", monitor)
     if check_choice("mode", mode, ("auto", "min", "max")) == "auto":
         return "max" if any(word in monitor for word in ("acc", "r2")) else "min"
     return mode
@@ -116,7 +117,7 @@ class EarlyStopping(Callback):
         self.min_delta = abs(check_number("min_delta", min_delta))
         self.patience = check_number("patience", patience, low=0, integer=True)
         self.mode = monitor_mode(monitor, mode)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self.baseline = check_number("baseline", baseline, allow_none=True)
 
     def _improved(self, value, reference):

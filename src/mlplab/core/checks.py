@@ -1,6 +1,7 @@
 """Argument checks shared by the library: each error names the argument, what was expected and what was received."""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -21,8 +22,9 @@ def invalid(name: str, expected: str, value) -> ValueError:
 
 
 def check_number(name: str, value, *, low=None, high=None, low_open=False, high_open=False,
-                 integer=False, allow_none=False):
-    """Return `value` if it is a real number (or int) within the given bounds, else raise."""
+                 integer=False, allow_none=False, allow_inf=False):
+    """Return `value` if it is a real number (or int) within the given bounds, else raise. Infinity is
+    refused unless `allow_inf` (for a parameter whose documentation gives infinity a meaning)."""
     if value is None and allow_none:
         return value
     kind = numbers.Integral if integer else numbers.Real
@@ -31,7 +33,7 @@ def check_number(name: str, value, *, low=None, high=None, low_open=False, high_
             f"Invalid type for argument `{name}`: expected {'an integer' if integer else 'a number'}. "
             f"Received: {name}={_describe(value)} of type {type(value).__name__}."
         )
-    if value != value:  # NaN
+    if value != value or (not allow_inf and not isinstance(value, numbers.Integral) and math.isinf(value)):
         raise invalid(name, "a finite number", value)
     bad_low = low is not None and (value <= low if low_open else value < low)
     bad_high = high is not None and (value >= high if high_open else value > high)
@@ -82,16 +84,34 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
     if arr.size == 0 and not allow_empty:
         raise invalid(name, "a non-empty array", arr)
     if dtype is not None and arr.dtype != dtype:
-        original = arr
-        with np.errstate(over="ignore", invalid="ignore"):
-            arr = arr.astype(dtype)
-        if finite and arr.dtype.kind == "f" and not all_finite(arr) and all_finite(original):
-            largest = float(np.max(np.abs(original)))
-            raise invalid(name, f"values within {arr.dtype}'s range (±{np.finfo(arr.dtype).max:.3g}); rescale "
-                                f"them or use dtype='float64' (largest magnitude found: {largest:.3g})", original)
+        arr = checked_cast(name, arr, dtype) if finite else _quiet_cast(arr, dtype)
     if finite:
         check_finite(name, arr)
     return arr
+
+
+def _quiet_cast(arr: np.ndarray, dtype) -> np.ndarray:
+    with np.errstate(over="ignore", invalid="ignore"):
+        return arr.astype(dtype, copy=False)
+
+
+def checked_cast(name: str, arr, dtype, hint: str = "rescale them or use dtype='float64'") -> np.ndarray:
+    """`arr` cast to the float `dtype`, refusing finite values that the cast would turn into ±inf (the
+    error names `name`, the range and the largest magnitude). NaN/inf already there pass unchanged."""
+    original = np.asarray(arr)
+    cast = _quiet_cast(original, dtype)
+    if cast.dtype.kind == "f" and cast.size and not all_finite(cast):
+        magnitudes = np.abs(original[np.isfinite(original)]) if original.dtype.kind == "f" else np.abs(original)
+        largest = float(np.max(magnitudes)) if magnitudes.size else 0.0
+        if largest > float(np.finfo(cast.dtype).max):
+            raise invalid(name, f"values within {cast.dtype}'s range (±{np.finfo(cast.dtype).max:.3g}); {hint} "
+                                f"(largest magnitude found: {largest:.3g})", original)
+    return cast
+
+
+def as_float32(name: str, arr, hint: str = "rescale them or use dtype='float64'") -> np.ndarray:
+    """The one checked float32 cast (core, estimators, ONNX export): overflow is an error naming `name`."""
+    return checked_cast(name, arr, np.float32, hint)
 
 
 def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None, source=None) -> None:
@@ -146,3 +166,72 @@ def all_finite(arr: np.ndarray) -> bool:
         if np.isfinite(rows @ np.ones(rows.shape[1], rows.dtype)).all():
             return True
     return bool(np.isfinite(np.min(arr)) and np.isfinite(np.max(arr)))
+
+
+def check_string(name: str, value) -> str:
+    """Return `value` if it is a string (a name such as a monitored metric), else a TypeError."""
+    if not isinstance(value, str):
+        raise TypeError(f"Invalid type for argument `{name}`: expected a string. "
+                        f"Received: {name}={_describe(value)} of type {type(value).__name__}.")
+    return value
+
+
+def check_weight(name: str, value, shape: tuple, dtype, where: str = "", finite: bool = True) -> np.ndarray:
+    """`value` as an array of `shape` in the float `dtype` (a weight from an initializer or set_weights):
+    numeric, of that shape, finite and representable in `dtype`; else an error naming `name` and `where`.
+    finite=False only checks type and shape (NaNGuard restores a snapshot that may hold NaN)."""
+    shaped = "" if shape is None else f" of shape {tuple(shape)}"
+    if value is None or isinstance(value, (str, bytes, dict)):
+        raise TypeError(f"Invalid type for argument `{name}`: expected an array{shaped}{where}. "
+                        f"Received: {name}={_describe(value)} of type {type(value).__name__}.")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise TypeError(f"Invalid type for argument `{name}`: expected an array{shaped}{where}. Received: a "
+                        f"ragged nested list (rows of different lengths?): {str(err).rstrip('.')}.") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array{shaped}{where}. "
+                        f"Received: an array of dtype {arr.dtype}.")
+    if shape is not None and arr.shape != tuple(shape):
+        raise invalid(name, f"an array{shaped}{where}", arr)
+    if not finite:
+        return _quiet_cast(arr, dtype)
+    arr = checked_cast(name, arr, dtype, f"rescale them or use dtype='float64'{where}")
+    if not all_finite(arr):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise invalid(name, f"finite values representable in {arr.dtype}{where} (NaN/inf found at index {bad})", arr)
+    return arr
+
+
+REQUIRED, OPTIONAL = True, False
+
+
+def check_config(config, schema, path: str = "config"):
+    """Check a config dict against `schema` before anything is built; an error names the path of the bad
+    field (e.g. config['layers'][1]['class_name']). A schema is a type (or tuple of types), a list
+    [item_schema] for a list of items, or a dict {key: (schema, REQUIRED or OPTIONAL)}; keys the schema
+    does not name are left to the caller."""
+    if isinstance(schema, dict):
+        if not isinstance(config, dict):
+            raise TypeError(f"Invalid type for `{path}`: expected a dict with keys "
+                            f"{sorted(schema)}. Received: {_describe(config)} of type {type(config).__name__}.")
+        for key, (sub, required) in schema.items():
+            if key in config:
+                check_config(config[key], sub, f"{path}[{key!r}]")
+            elif required:
+                raise ValueError(f"Invalid value for `{path}`: the field {key!r} is missing "
+                                 f"(fields present: {sorted(map(str, config))}).")
+    elif isinstance(schema, list):
+        if not isinstance(config, (list, tuple)):
+            raise TypeError(f"Invalid type for `{path}`: expected a list. "
+                            f"Received: {_describe(config)} of type {type(config).__name__}.")
+        for index, item in enumerate(config):
+            check_config(item, schema[0], f"{path}[{index}]")
+    else:
+        types = schema if isinstance(schema, tuple) else (schema,)
+        wrong_bool = isinstance(config, bool) and bool not in types and int in types
+        if not isinstance(config, types) or wrong_bool:
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in types)
+            raise TypeError(f"Invalid type for `{path}`: expected {names}. "
+                            f"Received: {_describe(config)} of type {type(config).__name__}.")
+    return config

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from mlplab.core.checks import check_number, invalid
+from mlplab.core.checks import check_choice, check_number
 from mlplab.core.registry import Registry
 
 INITIALIZERS = Registry("initializer")
@@ -88,8 +88,8 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "uniform"):
         self.scale = float(check_number("scale", scale, low=0.0, low_open=True))
-        self.mode = _choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
-        self.distribution = _choice("distribution", distribution, ("uniform", "normal"))
+        self.mode = check_choice("mode", mode, ("fan_in", "fan_out", "fan_avg"))
+        self.distribution = check_choice("distribution", distribution, ("uniform", "normal"))
 
     def __call__(self, shape, rng, dtype=np.float32):
         fan_in, fan_out = _fans(tuple(shape))
@@ -99,12 +99,6 @@ class VarianceScaling(Initializer):
             limit = math.sqrt(3.0 * variance)
             return rng.uniform(-limit, limit, shape).astype(dtype)
         return (math.sqrt(variance) * rng.standard_normal(shape)).astype(dtype)
-
-
-def _choice(name: str, value, options: tuple[str, ...]) -> str:
-    if value not in options:
-        raise invalid(name, f"one of {', '.join(map(repr, options))}", value)
-    return value
 
 
 class _NamedScaling(VarianceScaling):

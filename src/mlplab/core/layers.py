@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import copy
-
+import inspect
 import math
 
 import numpy as np
 
-from mlplab.core.checks import check_bool, check_number, invalid
+from mlplab.core.checks import check_bool, check_config, check_number, invalid
 from mlplab.core.activations import ActivationFunction, activation_name, get_activation, serialize_activation
 from mlplab.core.base import Layer
 from mlplab.core.initializers import INITIALIZERS, get_initializer
@@ -39,7 +39,7 @@ class Dense(Layer):
         super().__init__(name=name)
         self.units = check_number("units", units, low=1, integer=True)
         self.activation = get_activation(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("use_bias", use_bias)
         self.kernel_initializer = get_initializer(kernel_initializer, "kernel_initializer")
         self.bias_initializer = get_initializer(bias_initializer, "bias_initializer")
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
@@ -50,10 +50,9 @@ class Dense(Layer):
             raise invalid("x", "2-D input (n_samples, n_features) for a Dense layer; add ml.Flatten() first",
                           (None, *input_shape))
         shape = (input_shape[0], self.units)
-        self.params["weight"] = np.asarray(self.kernel_initializer(shape, self.rng, self.dtype), dtype=self.dtype)
+        self.params["weight"] = self.initial_weight(self.kernel_initializer, shape, "kernel_initializer")
         if self.use_bias:
-            self.params["bias"] = np.asarray(self.bias_initializer((self.units,), self.rng, self.dtype),
-                                             dtype=self.dtype)
+            self.params["bias"] = self.initial_weight(self.bias_initializer, (self.units,), "bias_initializer")
 
     def compute_output_shape(self, input_shape):
         return (self.units,)
@@ -257,10 +256,37 @@ def declared_input_shape(layer: Layer) -> tuple | None:
     return getattr(layer, "declared_input_shape", None)  # Flatten(input_shape=...), Features: (2,)
 
 
-def layer_from_config(class_name: str, config: dict, trainable: bool = True) -> Layer:
-    layer = LAYERS.get(class_name)(**config)
-    layer.trainable = check_bool("trainable", trainable)
+def layer_from_config(class_name: str, config: dict, trainable: bool = True, path: str = "config") -> Layer:
+    """The layer `class_name`(**config); an unknown class, an unknown or missing field, or a bad value is
+    a ValueError/TypeError naming `path` (where the layer's config sits, e.g. config['layers'][1])."""
+    try:
+        factory = LAYERS.get(class_name)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{path}['class_name']: {err}") from None
+    check_config(config, dict, f"{path}['config']")
+    accepted, open_ended = _init_fields(factory)
+    unknown = [] if open_ended else sorted(set(config) - set(accepted))
+    missing = [key for key, required in accepted.items() if required and key not in config]
+    if unknown or missing:
+        problem = f"unknown field(s) {unknown}" if unknown else f"missing field(s) {missing}"
+        raise ValueError(f"Invalid value for `{path}['config']`: {problem} for a {class_name} layer "
+                         f"(its fields: {sorted(accepted)}).")
+    try:
+        layer = factory(**config)
+        layer.trainable = check_bool("trainable", trainable)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"{path}: {err}") from None
     return layer
+
+
+def _init_fields(factory) -> tuple[dict[str, bool], bool]:
+    """({keyword: required} of a layer constructor, whether it also takes **kwargs)."""
+    fields, open_ended = {}, False
+    for parameter in inspect.signature(factory).parameters.values():
+        open_ended |= parameter.kind is parameter.VAR_KEYWORD
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            fields[parameter.name] = parameter.default is parameter.empty
+    return fields, open_ended
 
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "BatchNormalization", "Flatten", "ActivationFunction",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlplab.core.checks import as_array, check_choice, invalid
+from mlplab.core.checks import as_array, check_bool, check_choice, invalid
 from mlplab.core.activations import sigmoid
 from mlplab.core.registry import Registry
 
@@ -23,7 +23,7 @@ class Loss:
 
     def __init__(self, reduction: str = "mean", from_logits: bool = False):
         self.reduction = check_choice("reduction", reduction, ("mean", "sum"))
-        self.from_logits = bool(from_logits)
+        self.from_logits = check_bool("from_logits", from_logits)
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         return self.forward(y_true, y_pred, sample_weight)

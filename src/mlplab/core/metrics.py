@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlplab.core.checks import check_number
 from mlplab.core.registry import Registry
 
 METRICS = Registry("metric")
@@ -55,7 +56,7 @@ class Accuracy(Metric):
     name = "accuracy"
 
     def __init__(self, threshold: float = 0.5):
-        self.threshold = threshold
+        self.threshold = float(check_number("threshold", threshold))
         super().__init__()
 
     def get_config(self):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from mlplab.core.checks import check_number
+from mlplab.core.checks import check_bool, check_number
 
 
 class LearningRateSchedule:
@@ -36,7 +36,7 @@ class ExponentialDecay(LearningRateSchedule):
         self.initial_learning_rate = check_number("initial_learning_rate", initial_learning_rate, low=0)
         self.decay_steps = check_number("decay_steps", decay_steps, low=1, integer=True)
         self.decay_rate = check_number("decay_rate", decay_rate, low=0)
-        self.staircase = bool(staircase)
+        self.staircase = check_bool("staircase", staircase)
 
     def __call__(self, step):
         exponent = step / self.decay_steps

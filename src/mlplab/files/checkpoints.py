@@ -5,7 +5,7 @@ import csv
 import math
 import os
 
-from mlplab.core.checks import invalid
+from mlplab.core.checks import check_bool, invalid
 from mlplab.core.callbacks import Callback, monitor_mode, check_monitor
 
 
@@ -22,7 +22,7 @@ class ModelCheckpoint(Callback):
             raise TypeError(f"Invalid type for argument `path`: expected a file path. Received: {path!r}.")
         self.path = os.fspath(path)
         self.monitor = monitor
-        self.save_best_only = bool(save_best_only)
+        self.save_best_only = check_bool("save_best_only", save_best_only)
         self.mode = monitor_mode(monitor, mode)
         self.best = None
         self.saved: list[str] = []  # the files written, in order
@@ -57,7 +57,7 @@ class CSVLogger(Callback):
     def __init__(self, path, separator: str = ",", append: bool = False):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"Invalid type for argument `path`: expected a file path. Received: {path!r}.")
-        self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
+        self.path, self.separator, self.append = os.fspath(path), separator, check_bool("append", append)
         self.file = self.writer = None
         self.keys = None
 

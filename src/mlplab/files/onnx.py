@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from mlplab.core.checks import as_float32
+
 OPSET = 15
 IR_VERSION = 8  # the IR that goes with opset 15: make_model would stamp the newest, which older runtimes refuse
 
@@ -74,6 +76,7 @@ class _GraphBuilder:
         self.nodes, self.initializers, self.count = [], [], 0
 
     def constant(self, name, value, dtype=np.float32):
+        value = as_float32(name, value, "ONNX graphs hold float32 weights: rescale the model") if dtype == np.float32 else value
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(value, dtype=dtype), name))
         return name
 
