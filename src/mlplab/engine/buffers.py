@@ -238,6 +238,11 @@ def batches(rng, x, y, sample_weight, batch, shuffle):
                    None if sample_weight is None else sample_weight[start:start + batch])
         return
     order = rng.permutation(n)
+    if not isinstance(x, np.ndarray):  # sparse rows: each batch gathers its own rows
+        for start in range(0, n, batch):
+            rows = order[start:start + batch]
+            yield x[rows], y[rows], None if sample_weight is None else sample_weight[rows]
+        return
     buffer = np.empty((batch, *x.shape[1:]), x.dtype)
     for start in range(0, n, batch):
         rows = order[start:start + batch]
