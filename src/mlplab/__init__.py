@@ -18,7 +18,7 @@ from .core.losses import (LOSSES, BinaryCrossentropy, CategoricalCrossentropy, L
                      MeanSquaredError, SparseCategoricalCrossentropy, get_loss)
 from .core.metrics import METRICS, Accuracy, Metric, R2Score, accuracy, r2_score
 from .model import NotCompiledError, Sequential
-from .core.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .core.optimizers import LBFGS, OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .core.regularizers import L1, L1L2, L2
 from .core.schedules import CosineDecay, ExponentialDecay, LearningRateSchedule, StepDecay
 from .training import train_step

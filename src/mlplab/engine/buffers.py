@@ -103,6 +103,45 @@ class Engine:
         self.update()
         return loss, (out if self.fused_loss is None else self.fused_loss.p)
 
+    def loss_and_gradient(self, x, y, sample_weight=None):
+        """The loss (with regularization) on (x, y) and its gradient in the flat buffer `grads`, with the
+        parameters as they are in `values`: what a full-batch method such as L-BFGS asks for."""
+        self._restore_views("params")
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out, True)
+        loss_fn = self.fused_loss or self.model.loss
+        loss = loss_fn.forward(y, out, sample_weight)
+        grad = loss_fn.backward()
+        if self.lowest is not None:
+            backward_pass(self.layers, grad, stop_at=self.lowest)
+            self._restore_views("grads")
+        for layer in self.regularized:
+            loss += layer.regularization_loss()
+        return float(loss), self.grads
+
+    def minimize_lbfgs(self, x, y, sample_weight, max_iter, on_iteration):
+        """scipy's L-BFGS-B over the flat parameter vector, from the current parameters; the best point is
+        left in the parameters. on_iteration(loss) runs after each iteration (raise StopIteration to stop).
+        Returns scipy's result as a dict (nit, nfev, status, message, fun)."""
+        from scipy.optimize import minimize  # scipy only when L-BFGS is used
+
+        optimizer, values = self.optimizer, self.values
+
+        def fun(theta):
+            values[...] = theta
+            loss, grads = self.loss_and_gradient(x, y, sample_weight)
+            return loss, grads.astype(np.float64)
+
+        result = minimize(fun, values.astype(np.float64), method="L-BFGS-B", jac=True,
+                          callback=lambda intermediate_result: on_iteration(float(intermediate_result.fun)),
+                          options={"maxiter": max_iter, "maxfun": optimizer.max_fun, "gtol": optimizer.tol,
+                                   "ftol": optimizer.ftol, "maxcor": optimizer.memory})
+        values[...] = result.x
+        optimizer.iterations += int(result.nit)
+        return {"nit": int(result.nit), "nfev": int(result.nfev), "status": int(result.status),
+                "message": str(result.message), "fun": float(result.fun)}
+
     def diagnostics(self):
         """This step's gradient norms and activation statistics, cheaply: small gradients copied and small
         activations kept by reference (they are new arrays every step), large ones summarized now.
