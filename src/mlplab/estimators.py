@@ -641,9 +641,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return outputs
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X)), with probabilities clipped at the smallest positive float."""
-        proba = self.predict_proba(X)
-        return np.log(np.maximum(proba, np.finfo(proba.dtype).tiny))
+        """log(predict_proba(X)), -inf where a probability is 0 (as scikit-learn)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
