@@ -1,7 +1,8 @@
 """scikit-learn estimators on mlplab's core: `MLPClassifier` and `MLPRegressor`.
 
-They take scikit-learn's MLP parameters with the same meaning and stopping rule, so swapping the
-import gives comparable results, and add what scikit-learn's MLP lacks: dropout, batch
+They take scikit-learn's MLP parameters with the same meaning and stopping rule (solver="lbfgs" too, on
+scipy's L-BFGS-B), take dense or scipy.sparse input, compute in the input's float type and pass
+scikit-learn's own MLP tests, so swapping the import gives comparable results. They add what scikit-learn's MLP lacks: dropout, batch
 normalization, an activation per layer, class weights, more optimizers, a choice of loss and early
 stopping on the validation loss. `model_` is the trained `ml.Sequential`.
 

@@ -88,6 +88,18 @@ class Engine:
     # -- one step -------------------------------------------------------------------------------
     def train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward, update on one batch. Returns (loss, output probabilities)."""
+        loss, out = self._forward_backward(x, y, sample_weight)
+        self.update()
+        return loss, (out if self.fused_loss is None else self.fused_loss.p)
+
+    def loss_and_gradient(self, x, y, sample_weight=None):
+        """The loss (with regularization) on (x, y) and its gradient in the flat buffer `grads`, with the
+        parameters as they are in `values`: what a full-batch method such as L-BFGS asks for."""
+        loss, _ = self._forward_backward(x, y, sample_weight)
+        return float(loss), self.grads
+
+    def _forward_backward(self, x, y, sample_weight):
+        """Forward, loss (+ regularization) and backward, filling the flat gradient buffer; no update."""
         self._restore_views("params")
         out = x
         for layer in self.layers:
@@ -100,25 +112,7 @@ class Engine:
             self._restore_views("grads")
         for layer in self.regularized:
             loss += layer.regularization_loss()
-        self.update()
-        return loss, (out if self.fused_loss is None else self.fused_loss.p)
-
-    def loss_and_gradient(self, x, y, sample_weight=None):
-        """The loss (with regularization) on (x, y) and its gradient in the flat buffer `grads`, with the
-        parameters as they are in `values`: what a full-batch method such as L-BFGS asks for."""
-        self._restore_views("params")
-        out = x
-        for layer in self.layers:
-            out = layer.forward(out, True)
-        loss_fn = self.fused_loss or self.model.loss
-        loss = loss_fn.forward(y, out, sample_weight)
-        grad = loss_fn.backward()
-        if self.lowest is not None:
-            backward_pass(self.layers, grad, stop_at=self.lowest)
-            self._restore_views("grads")
-        for layer in self.regularized:
-            loss += layer.regularization_loss()
-        return float(loss), self.grads
+        return loss, out
 
     def minimize_lbfgs(self, x, y, sample_weight, max_iter, on_iteration):
         """scipy's L-BFGS-B over the flat parameter vector, from the current parameters; the best point is
