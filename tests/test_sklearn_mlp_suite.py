@@ -30,6 +30,8 @@ def _load_suite() -> types.ModuleType:
     """scikit-learn's test_mlp.py as a module, with our estimators in place of its own."""
     spec = importlib.util.find_spec("sklearn.neural_network")
     path = pathlib.Path(spec.origin).parent / "tests" / "test_mlp.py"
+    if not path.is_file():  # some distributions strip scikit-learn's tests from the package
+        pytest.skip(f"scikit-learn's {path} is not installed", allow_module_level=True)
     source = path.read_text()
     if source.count(ORIGINAL) != 1:
         raise RuntimeError(f"{path}: the import line {ORIGINAL!r} is not there once; the swap needs updating")
