@@ -15,10 +15,10 @@ from .core.initializers import (INITIALIZERS, Constant, GlorotNormal, GlorotUnif
 from .core.layers import LAYERS, Activation, BatchNormalization, Dense, Dropout, Flatten
 from .core.features import FEATURES, Features  # registers the "Features" layer in LAYERS
 from .core.losses import (LOSSES, BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanAbsoluteError,
-                     MeanSquaredError, SparseCategoricalCrossentropy, get_loss)
+                     MeanSquaredError, Poisson, SparseCategoricalCrossentropy, get_loss)
 from .core.metrics import METRICS, Accuracy, Metric, R2Score, accuracy, r2_score
 from .model import NotCompiledError, Sequential
-from .core.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from .core.optimizers import LBFGS, OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 from .core.regularizers import L1, L1L2, L2
 from .core.schedules import CosineDecay, ExponentialDecay, LearningRateSchedule, StepDecay
 from .training import train_step

@@ -1,7 +1,8 @@
 """scikit-learn estimators on mlplab's core: `MLPClassifier` and `MLPRegressor`.
 
-They take scikit-learn's MLP parameters with the same meaning and stopping rule, so swapping the
-import gives comparable results, and add what scikit-learn's MLP lacks: dropout, batch
+They take scikit-learn's MLP parameters with the same meaning and stopping rule (solver="lbfgs" too, on
+scipy's L-BFGS-B), take dense or scipy.sparse input, compute in the input's float type and pass
+scikit-learn's own MLP tests, so swapping the import gives comparable results. They add what scikit-learn's MLP lacks: dropout, batch
 normalization, an activation per layer, class weights, more optimizers, a choice of loss and early
 stopping on the validation loss. `model_` is the trained `ml.Sequential`.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import types
 import warnings
 
 import numpy as np
@@ -24,18 +26,39 @@ try:  # validate_data is scikit-learn >= 1.6
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils.class_weight import compute_sample_weight
-    from sklearn.utils.multiclass import unique_labels
+    from sklearn.utils.metaestimators import available_if
+    from sklearn.utils.multiclass import type_of_target, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError as error:
     raise ImportError(f"mlplab.estimators needs scikit-learn >= 1.6 ({error}): "
                       "pip install 'mlplab[sklearn]'.") from None
 
 import mlplab as ml
-from mlplab.core.checks import as_float32, check_number, checked_cast, invalid
+from mlplab.core.checks import as_float32, check_number, invalid
 
 # scikit-learn's activation names, then mlplab's own (any name of ml.ACTIVATIONS also works).
 SKLEARN_ACTIVATIONS = {"identity": "linear", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-SOLVERS = ("sgd", "adam", "rmsprop", "adagrad", "adamw")
+SOLVERS = ("lbfgs", "sgd", "adam", "rmsprop", "adagrad", "adamw")
+NON_FINITE = ("Solver produced non-finite parameter weights. The input data may contain large values and need to "
+              "be preprocessed.")  # scikit-learn's message, word for word
+
+
+class _WriteThrough(list):
+    """coefs_ / intercepts_: the model's own arrays; `est.coefs_[i] = new` copies `new` into the model."""
+
+    def __init__(self, arrays, name):
+        super().__init__(arrays)
+        self.name = name
+
+    def __setitem__(self, index, value):
+        _assign(self.name, self[index], value)
+
+
+def _assign(name, target, value):
+    value = np.asarray(value, dtype=target.dtype)
+    if value.shape != target.shape:
+        raise invalid(name, f"an array of shape {target.shape}", value)
+    target[...] = value
 MONITORS = ("val_score", "val_loss")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
@@ -78,6 +101,8 @@ class _Stopping(ml.Callback):
             if est.verbose:
                 print(f"Validation score: {score:f}, validation loss: {val_loss:.8f}")
         est._no_improvement_count = 0 if improved else est._no_improvement_count + 1
+        if est.solver == "lbfgs":  # L-BFGS stops by scipy's rule (tol, max_fun)
+            return
         schedule = est.learning_rate if est.solver == "sgd" else "constant"
         if schedule == "invscaling":  # scikit-learn's lr_init / (t + 1)^power_t, t = samples seen
             est._set_learning_rate(est.learning_rate_init / (est.t_ + 1) ** est.power_t)
@@ -101,7 +126,7 @@ class _BaseMLP(BaseEstimator):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_normalization=False,
-                 monitor="val_score", dtype="float32"):
+                 monitor="val_score", dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -133,13 +158,58 @@ class _BaseMLP(BaseEstimator):
     # -- fitted attributes read from the model ---------------------------------------------------
     @property
     def coefs_(self) -> list[np.ndarray]:
-        """Weight matrix W (n_in, n_out) of each Dense layer, input to output (copies)."""
-        return [layer.get_weights()[0] for layer in self.model_.layers if isinstance(layer, ml.Dense)]
+        """Weight matrix W (n_in, n_out) of each Dense layer, input to output: the model's own arrays, so
+        in-place edits and `est.coefs_[i] = W` or `est.coefs_ = [...]` change the network."""
+        return _WriteThrough([layer.params["weight"] for layer in self._dense()], "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, arrays):
+        self._assign_all("coefs_", self.coefs_, arrays)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """Bias vector b of each Dense layer (copies)."""
-        return [layer.get_weights()[1] for layer in self.model_.layers if isinstance(layer, ml.Dense)]
+        """Bias vector b of each Dense layer: the model's own arrays, writable like coefs_."""
+        return _WriteThrough([layer.params["bias"] for layer in self._dense()], "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, arrays):
+        self._assign_all("intercepts_", self.intercepts_, arrays)
+
+    @property
+    def n_layers_(self) -> int:
+        return len(self._dense()) + 1
+
+    @property
+    def n_outputs_(self) -> int:
+        return self._dense()[-1].units
+
+    @property
+    def out_activation_(self) -> str:
+        if not self._is_classifier:
+            return "exp" if self.loss == "poisson" else "identity"
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _dense(self):
+        if not hasattr(self, "model_"):
+            raise AttributeError(f"This {type(self).__name__} instance is not fitted yet: call fit first.")
+        return [layer for layer in self.model_.layers if isinstance(layer, ml.Dense)]
+
+    @staticmethod
+    def _assign_all(name, targets, arrays):
+        arrays = list(arrays)
+        if len(arrays) != len(targets):
+            raise invalid(name, f"a list of {len(targets)} arrays, one per layer", arrays)
+        values = [np.asarray(a, dtype=t.dtype) for a, t in zip(arrays, targets)]
+        for target, value in zip(targets, values):  # all shapes checked before any copy
+            if value.shape != target.shape:
+                raise invalid(name, f"arrays of shapes {[t.shape for t in targets]}", value)
+        for target, value in zip(targets, values):
+            target[...] = value
+
+    @property
+    def _optimizer(self):
+        """scikit-learn's optimizer attribute, as far as its tests read it: the current learning rate."""
+        return types.SimpleNamespace(learning_rate=getattr(self, "_learning_rate", self.learning_rate_init))
 
     # -- checks -------------------------------------------------------------------------------------
     def _hidden_sizes(self) -> list[int]:
@@ -166,7 +236,8 @@ class _BaseMLP(BaseEstimator):
         check("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
         check("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         check("epsilon", self.epsilon, low=0.0, low_open=True)
-        check("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)
+        if not (isinstance(self.n_iter_no_change, float) and self.n_iter_no_change == np.inf):
+            check("n_iter_no_change", self.n_iter_no_change, low=1, integer=True)  # or np.inf: never stop
         check("power_t", self.power_t, low=0.0)
         check("max_fun", self.max_fun, low=1, integer=True)
         if self.learning_rate not in LEARNING_RATES:
@@ -176,8 +247,7 @@ class _BaseMLP(BaseEstimator):
                                               and not isinstance(self.batch_size, bool) and self.batch_size >= 1)):
             raise invalid("batch_size", "'auto' or a positive integer", self.batch_size)
         if not (isinstance(self.solver, ml.Optimizer) or self.solver in SOLVERS):
-            raise invalid("solver", f"one of {SOLVERS} or an ml.Optimizer instance "
-                                    "(scikit-learn's 'lbfgs' is not available)", self.solver)
+            raise invalid("solver", f"one of {SOLVERS} or an ml.Optimizer instance", self.solver)
         if self.monitor not in MONITORS:
             raise invalid("monitor", f"one of {MONITORS}", self.monitor)
         sizes = self._hidden_sizes()
@@ -193,21 +263,27 @@ class _BaseMLP(BaseEstimator):
         sizes = self._hidden_sizes()
         activations = [SKLEARN_ACTIVATIONS.get(a, a) for a in self._per_layer("activation", self.activation,
                                                                                len(sizes))]
-        # scikit-learn's Glorot-uniform bound √(6/(fan_in + fan_out)), √(2/...) for logistic hidden units
-        scale = 1 / 3 if activations and all(a == "sigmoid" for a in activations) else 1.0
-        init = ml.VarianceScaling(scale=scale, mode="fan_avg", distribution="uniform")
-        l2 = ml.L2(self._l2) if self._l2 else None
+        # scikit-learn's initialisation: weights and intercepts both ~ U(±√(6/(fan_in + fan_out))),
+        # √(2/...) when the hidden units are logistic
+        factor = 2.0 if activations and all(a == "sigmoid" for a in activations) else 6.0
+        fans = [n_features, *sizes, n_outputs]
+
+        def init(layer):
+            bound = float(np.sqrt(factor / (fans[layer] + fans[layer + 1])))
+            uniform = ml.RandomUniform(-bound, bound)
+            return {"kernel_initializer": uniform, "bias_initializer": uniform,
+                    "kernel_regularizer": ml.L2(self._l2) if self._l2 else None}
+
         layers = []
-        for units, activation, rate in zip(sizes, activations, self._per_layer("dropout", self.dropout, len(sizes))):
+        for index, (units, activation, rate) in enumerate(zip(sizes, activations,
+                                                              self._per_layer("dropout", self.dropout, len(sizes)))):
             if self.batch_normalization:
-                layers += [ml.Dense(units, kernel_initializer=init, kernel_regularizer=l2),
-                           ml.BatchNormalization(), ml.Activation(activation)]
+                layers += [ml.Dense(units, **init(index)), ml.BatchNormalization(), ml.Activation(activation)]
             else:
-                layers.append(ml.Dense(units, activation, kernel_initializer=init, kernel_regularizer=l2))
+                layers.append(ml.Dense(units, activation, **init(index)))
             if rate:
                 layers.append(ml.Dropout(rate))
-        layers.append(ml.Dense(n_outputs, self._output_activation(n_outputs), kernel_initializer=init,
-                               kernel_regularizer=l2))
+        layers.append(ml.Dense(n_outputs, self._output_activation(n_outputs), **init(len(sizes))))
         model = ml.Sequential(layers, seed=seed, dtype=dtype)
         model.build((n_features,))
         return model
@@ -218,6 +294,8 @@ class _BaseMLP(BaseEstimator):
         adaptive methods' ε absorb the factor."""
         if isinstance(self.solver, ml.Optimizer):
             return copy.deepcopy(self.solver)
+        if self.solver == "lbfgs":
+            return ml.LBFGS(tol=self.tol, max_fun=self.max_fun)
         lr, eps = self.learning_rate_init, self.epsilon * self._scale
         if self.solver == "sgd":
             return ml.SGD(lr / self._scale, momentum=self.momentum,
@@ -240,10 +318,12 @@ class _BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True: use fit, or early_stopping=False.")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=first,
-                             y_numeric=not self._is_classifier)
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=first, y_numeric=not self._is_classifier)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        dtype = self._dtype(X) if first else self.model_.dtype
+        X = X.astype(dtype, copy=False)
         target, labels = self._encode_targets(y, first, incremental, classes)
         if incremental and isinstance(getattr(self, "class_weight", None), str):
             raise ValueError("Invalid value for argument `class_weight`: 'balanced' needs all the data at once, "
@@ -253,35 +333,40 @@ class _BaseMLP(BaseEstimator):
         model_seed, split_seed = (int(s) for s in rng.integers(2**32, size=2))
 
         x_train, y_train, t_train, w_train, validation = X, y, target, weights, None
-        if self.early_stopping:
-            stratify = y if self._is_classifier and y.ndim == 1 else None
+        if self.early_stopping:  # stratified for one output column, as scikit-learn (on the encoded target)
+            stratify = target.astype(bool) if self._is_classifier and target.shape[1] == 1 else None
             parts = [X, y, target] + ([] if weights is None else [weights])
             parts = train_test_split(*parts, random_state=split_seed, test_size=self.validation_fraction,
                                      stratify=stratify)
-            if len(parts[1]) < 2:
+            if parts[1].shape[0] < 2:
                 raise ValueError("The validation set is too small: increase `validation_fraction` or the "
-                                 f"number of samples. Received: {len(X)} samples, "
+                                 f"number of samples. Received: {X.shape[0]} samples, "
                                  f"validation_fraction={self.validation_fraction}.")
             x_train, y_train, t_train = parts[0], parts[2], parts[4]
             w_train = None if weights is None else parts[6]
-            validation = (checked_cast("X", parts[1], self._dtype(X)), parts[3], parts[5], None if weights is None else parts[7])
+            validation = (parts[1], parts[3], parts[5], None if weights is None else parts[7])
 
-        n = len(x_train)
-        batch = min(200, n) if self.batch_size == "auto" else self.batch_size
-        if batch > n:
-            warnings.warn(f"batch_size={batch} is larger than the {n} training samples: using {n}.")
+        n = x_train.shape[0]
+        if self._full_batch:
             batch = n
+        else:
+            batch = min(200, n) if self.batch_size == "auto" else self.batch_size
+            if batch > n:
+                warnings.warn(f"batch_size={batch} is larger than the {n} training samples: using {n}.")
+                batch = n
         mean_weight = 1.0 if w_train is None else float(np.mean(w_train))
-        # scikit-learn adds alpha/(2·Σw_batch)·‖W‖² to each batch's loss; the core's L2 adds l2·‖W‖².
-        self._l2 = self._scale * self.alpha / (2 * batch * mean_weight)
         if w_train is not None:
             w_train = w_train / mean_weight  # Σwᵢlᵢ / Σwᵢ per batch, as scikit-learn weighs
             if validation is not None and validation[3] is not None:
                 validation = validation[:3] + (validation[3] / mean_weight,)
 
-        self._set_labels(labels)  # everything is valid: from here on the estimator changes
+        # Everything is valid: from here on the estimator changes (and is put back if the solver fails).
+        backup = copy.deepcopy(self.__dict__) if hasattr(self, "model_") else dict(self.__dict__)
+        self._set_labels(labels)
+        # scikit-learn adds alpha/(2·Σw_batch)·‖W‖² to each batch's loss; the core's L2 adds l2·‖W‖².
+        self._l2 = self._scale * self.alpha / (2 * batch * mean_weight)
         if first:
-            self.model_ = self._build_model(X.shape[1], target.shape[1], self._dtype(X), model_seed)
+            self.model_ = self._build_model(X.shape[1], target.shape[1], dtype, model_seed)
             self.loss_curve_, self.validation_loss_curve_ = [], []
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_loss_ = None if self.early_stopping else np.inf
@@ -303,14 +388,43 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0
         stopping = _Stopping(self, validation, self._scale)
         extra = {} if w_train is None else {"sample_weight": w_train}
-        self.model_.fit(x_train, t_train, epochs=1 if incremental else self.max_iter, batch_size=batch,
-                        shuffle=bool(self.shuffle), callbacks=[stopping], verbose=0, **extra)
+        # scikit-learn's rule inside the estimators: train through a diverging loss (early stopping may still
+        # keep a good epoch) and refuse non-finite weights at the end; the core's NaNGuard is off here.
+        with np.errstate(all="ignore"):
+            self.model_.fit(x_train, t_train, epochs=1 if incremental else self.max_iter, batch_size=batch,
+                            shuffle=bool(self.shuffle), callbacks=[stopping], verbose=0, nan_guard=False, **extra)
         if stopping.best_weights is not None:
-            self.model_.set_weights(stopping.best_weights)  # early stopping: the best validation epoch
-        if not incremental and not stopping.stopped and self.n_iter_ == self.max_iter:
+            self.model_.set_weights(stopping.best_weights, check_finite=False)  # the best validation epoch
+        if not all(np.isfinite(w).all() for w in self.model_.get_weights()):
+            self.__dict__.clear()
+            self.__dict__.update(backup)
+            raise ValueError(NON_FINITE)
+        if self._full_batch:
+            self._lbfgs_result(self.model_.optimizer.result)
+        elif not incremental and not stopping.stopped and self.n_iter_ == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                           "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    @property
+    def _full_batch(self) -> bool:
+        return self.solver == "lbfgs" or getattr(self.solver, "full_batch", False)
+
+    def _lbfgs_result(self, result) -> None:
+        """n_iter_, loss_ and the ConvergenceWarning from scipy's result, as scikit-learn reports them."""
+        self.n_iter_ = min(result["nit"], self.max_iter)
+        self.loss_ = result["fun"] / self._scale
+        if result["status"] != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result['status']}):"
+                          f"\n{result['message']}\n\nIncrease the number of iterations to improve the convergence "
+                          f"(max_iter={self.max_iter}).", ConvergenceWarning)
+
+    def _check_solver(self) -> bool:
+        """partial_fit exists only for the stochastic solvers, as in scikit-learn."""
+        if self._full_batch:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not "
+                                 "stochastic.")
+        return True
 
     def _set_learning_rate(self, rate) -> None:
         """scikit-learn's SGD learning rate (schedules change it between epochs), in the core's units.
@@ -326,7 +440,8 @@ class _BaseMLP(BaseEstimator):
         optimizer.learning_rate = rate / self._scale
 
     def _dtype(self, X):
-        """The network's float type: `dtype`, or with dtype=None the input's (float32 or float64)."""
+        """The network's float type: `dtype`, or with dtype=None (the default) the input's, as scikit-learn:
+        float32 input stays float32, anything else is float64."""
         if self.dtype is None:
             return X.dtype
         if self.dtype not in ("float32", "float64", np.float32, np.float64):
@@ -369,10 +484,12 @@ class _BaseMLP(BaseEstimator):
 
         check_is_fitted(self)
         preprocessing = {"task": "classification" if self._is_classifier else "regression"}
+        if not self._is_classifier and self.loss == "poisson":
+            raise ValueError("A Poisson MLPRegressor cannot be saved to a model file yet: its network outputs log "
+                             "rates, and the file has no place for the exp link. Pickle it with joblib instead.")
         if self._is_classifier:
             if self._label_binarizer.y_type_ == "multilabel-indicator":
-                raise ValueError("A multi-label classifier cannot be saved to a model file yet (its file would "
-                                 "name no classes): pickle it with joblib instead.")
+                preprocessing["task"] = "multilabel"  # one sigmoid output per label, each p > 0.5 on its own
             preprocessing["class_labels"] = [c.item() if hasattr(c, "item") else c for c in self.classes_]
         if hasattr(self, "feature_names_in_"):
             preprocessing["feature_names"] = [str(name) for name in self.feature_names_in_]
@@ -388,7 +505,8 @@ class _BaseMLP(BaseEstimator):
         model = load_model(path)
         preprocessing = model.preprocessing or {}
         task = "classification" if cls._is_classifier else "regression"
-        if preprocessing.get("task") not in (None, task):
+        tasks = (None, task, "multilabel") if cls._is_classifier else (None, task)
+        if preprocessing.get("task") not in tasks:
             raise ValueError(f"Invalid value for argument `path`: expected a {task} model file for {cls.__name__}. "
                              f"Received: {path}, a {preprocessing['task']} model.")
         dense = [layer for layer in model.layers if isinstance(layer, ml.Dense)]
@@ -398,7 +516,12 @@ class _BaseMLP(BaseEstimator):
             if labels is None:
                 units = dense[-1].units
                 labels = list(range(2 if units == 1 else units))
-            estimator._set_labels(LabelBinarizer().fit(np.asarray(labels)))
+            if preprocessing.get("task") == "multilabel":  # label indicator columns, in the saved order
+                binarizer = LabelBinarizer().fit(np.eye(len(labels), dtype=int))
+                binarizer.classes_ = np.asarray(labels)
+            else:
+                binarizer = LabelBinarizer().fit(np.asarray(labels))
+            estimator._set_labels(binarizer)
         estimator.model_, estimator.n_features_in_ = model, model.input_shape[0]
         if preprocessing.get("feature_names"):
             estimator.feature_names_in_ = np.asarray(preprocessing["feature_names"], dtype=object)
@@ -410,13 +533,16 @@ class _BaseMLP(BaseEstimator):
 
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        return self.model_.predict(as_float32("X", X) if self.model_.dtype == np.float32 else X)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
+        if self.model_.dtype == np.float32 and not hasattr(X, "tocsr"):
+            X = as_float32("X", X)  # 1e39 is reported as overflow, not as NaN/inf
+        with np.errstate(all="ignore"):  # a diverged network predicts NaN, as scikit-learn's
+            return self.model_.predict(X.astype(self.model_.dtype, copy=False))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -432,12 +558,20 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _is_classifier = True
 
+    @property
+    def _scale(self):
+        """Multi-label: scikit-learn sums the log loss over the labels, the core averages it."""
+        binarizer = getattr(self, "_label_binarizer", None)
+        if binarizer is not None and binarizer.y_type_ == "multilabel-indicator":
+            return 1.0 / len(binarizer.classes_)
+        return 1.0
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0, batch_normalization=False,
-                 monitor="val_score", dtype="float32", class_weight=None):
+                 monitor="val_score", dtype=None, class_weight=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle,
@@ -448,17 +582,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                          batch_normalization=batch_normalization, monitor=monitor, dtype=dtype)
         self.class_weight = class_weight
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state. The first
-        call needs `classes`, every label that will ever appear."""
+        call needs `classes`, every label that will ever appear; a later call may repeat the same ones."""
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def _encode_targets(self, y, first, incremental, classes):
+        if incremental and hasattr(self, "classes_") and classes is not None \
+                and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                             f"{self.classes_!r}.")
         if incremental and not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("Invalid value for argument `classes`: the first call to partial_fit needs every "
                                  "class label, e.g. classes=np.unique(y_all). Received: classes=None.")
-            binarizer = LabelBinarizer().fit(np.asarray(classes))
+            multilabel = type_of_target(y).startswith("multilabel")
+            binarizer = LabelBinarizer().fit(y if multilabel else np.asarray(classes))
+            if not multilabel and len(np.setdiff1d(unique_labels(y), binarizer.classes_)):
+                raise ValueError(f"`y` has classes not in `classes`: `classes` has {binarizer.classes_}, "
+                                 f"'y' has {unique_labels(y)}.")
         elif first:
             binarizer = LabelBinarizer().fit(y)
         else:
@@ -470,9 +613,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if len(np.setdiff1d(labels, self.classes_)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
                                  f"'y' has {labels}.")
-        if len(binarizer.classes_) < 2:
-            raise ValueError(f"Invalid value for argument `y`: expected at least two classes to learn from. "
-                             f"Received: y with one class only, {binarizer.classes_[0]!r}.")
         return binarizer.transform(y).astype(np.float64), binarizer
 
     def _set_labels(self, binarizer):
@@ -485,6 +625,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "categorical_crossentropy" if self._label_binarizer.y_type_ == "multiclass" else "binary_crossentropy"
 
     def _score_outputs(self, outputs, y, sample_weight):
+        if not np.isfinite(outputs).all():  # a diverged network scores NaN, as in scikit-learn
+            return np.nan
         return accuracy_score(y, self._labels(outputs), sample_weight=sample_weight)
 
     def _labels(self, outputs):
@@ -496,14 +638,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in the order of classes_."""
-        outputs = self._predict_outputs(X).astype(np.float64)
-        if outputs.shape[1] == 1:
+        outputs = self._predict_outputs(X)  # in the network's dtype, as scikit-learn's (the input's)
+        if outputs.shape[1] == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             return np.hstack([1 - outputs, outputs])
         return outputs
 
     def predict_log_proba(self, X):
-        """log(predict_proba(X)), with probabilities clipped at the smallest positive float."""
-        return np.log(np.maximum(self.predict_proba(X), np.finfo(np.float64).tiny))
+        """log(predict_proba(X)), -inf where a probability is 0 (as scikit-learn)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -519,14 +662,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     _is_classifier = False
-    _SKLEARN_LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0)}
+    _SKLEARN_LOSSES = {"squared_error": ("mean_squared_error", 2.0), "absolute_error": ("mean_absolute_error", 1.0),
+                       "poisson": ("poisson", 1.0)}  # poisson: log link, the network outputs log rates
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000, dropout=0.0,
-                 batch_normalization=False, monitor="val_score", dtype="float32"):
+                 batch_normalization=False, monitor="val_score", dtype=None):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
                          max_iter=max_iter, shuffle=shuffle,
@@ -547,6 +691,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         loss = ml.get_loss(self.loss)  # an mlplab name or ml.Loss; unknown names list the valid ones
         return loss if isinstance(self.loss, str) else copy.deepcopy(loss)
 
+    @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and optimizer state."""
         return self._fit(X, y, sample_weight, incremental=True)
@@ -560,12 +705,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _output_activation(self, n_outputs):
         return "linear"
 
+    def _link(self, outputs):
+        """Network outputs → predictions: exp for the Poisson loss (the log link), else as they are."""
+        if self.loss == "poisson":
+            with np.errstate(over="ignore"):
+                return np.exp(outputs)
+        return outputs
+
     def _score_outputs(self, outputs, y, sample_weight):
+        outputs = self._link(outputs)
+        if not np.isfinite(outputs).all():  # a diverged network scores NaN, as in scikit-learn
+            return np.nan
         return r2_score(y, outputs.reshape(y.shape), sample_weight=sample_weight)
 
     def predict(self, X):
-        """Predicted values, shape (n_samples,) for one output, else (n_samples, n_outputs)."""
-        outputs = self._predict_outputs(X).astype(np.float64)
+        """Predicted values in the network's dtype, shape (n_samples,) for one output, else (n_samples, n_outputs)."""
+        outputs = self._link(self._predict_outputs(X))
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
     def __sklearn_tags__(self):

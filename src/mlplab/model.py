@@ -14,6 +14,7 @@ from mlplab.engine import inference
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
 from mlplab.engine.fused import check_output_matches_loss, fused_loss_name, output_plan
 from mlplab.core.layers import Dense, declared_input_shape, layer_from_config
+from mlplab.core.sparse import SparseRows, is_sparse
 from mlplab.core.losses import LOSSES, get_loss
 from mlplab.core.metrics import METRICS, Accuracy, get_metric
 from mlplab.core.registry import MODELS
@@ -121,7 +122,7 @@ class Sequential:
     def forward(self, x, training: bool = False) -> np.ndarray:
         """Run every layer in order; in training mode each keeps what its backward pass needs, in
         inference mode none stores anything."""
-        x = np.asarray(x, dtype=self.dtype)
+        x = self.check_input(x, finite=False) if is_sparse(x) else np.asarray(x, dtype=self.dtype)
         if not self.built:
             self.check_input(x)
             self.build(x.shape[1:])
@@ -322,6 +323,8 @@ class Sequential:
         if not self.layers:
             raise ValueError("The model has no layers: add some (Sequential([...]) or model.add(...)) first.")
         x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
+        if isinstance(x, SparseRows) and not isinstance(self.layers[0], Dense):
+            raise invalid(name, "a dense array: sparse input goes only into a first ml.Dense layer", x)
         expected = self.input_shape or declared_input_shape(self.layers[0]) if self.layers else None
         if expected is not None and x.shape[1:] != tuple(expected):
             raise invalid(name, f"an array of shape (n_samples, {', '.join(map(str, expected))}) as the model "

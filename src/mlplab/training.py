@@ -174,6 +174,10 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     # With the guard on, overflow on the way to a NaN loss is reported by the guard, not by NumPy warnings.
     quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore") if guard else contextlib.nullcontext()
     with quiet:
+        if getattr(model.optimizer, "full_batch", False):  # L-BFGS: one run on all the data
+            _fit_full_batch(model, engine, x, y, w, epochs, validation, hooks, history)
+            hooks.on_train_end({})
+            return history
         for epoch in range(epochs):
             hooks.on_epoch_begin(epoch, {})
             logs = _train_epoch(model, engine, x, y, w, batch, shuffle, hooks)
@@ -185,6 +189,29 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
                 break
         hooks.on_train_end({})
     return history
+
+
+def _fit_full_batch(model, engine, x, y, w, epochs, validation, hooks, history):
+    """A full-batch optimizer (ml.LBFGS) runs once over all the data: each of its iterations is an epoch
+    for the callbacks (and the loss curve); a callback's stop_training ends the run."""
+    epoch = 0
+    hooks.on_epoch_begin(epoch, {})
+
+    def on_iteration(loss):
+        nonlocal epoch
+        logs = {"loss": loss}
+        if model.metrics:
+            logs = evaluate_arrays(model, x, y, w, None)
+        if validation is not None:
+            logs.update({f"val_{k}": v for k, v in evaluate_arrays(model, *validation, None).items()})
+        hooks.on_batch_end(0, {"loss": loss})
+        hooks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            raise StopIteration
+        epoch += 1
+        hooks.on_epoch_begin(epoch, {})
+
+    model.optimizer.result = history.optimizer_result = engine.minimize_lbfgs(x, y, w, epochs, on_iteration)
 
 
 def _train_epoch(model, engine, x, y, w, batch, shuffle, hooks):

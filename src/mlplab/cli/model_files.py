@@ -131,9 +131,9 @@ def evaluate(args) -> int:
     results = model.evaluate(x, y)
     results = {k: float(v) for k, v in results.items()}
     if args.json:
-        print(json.dumps({"rows": len(x), **results}))
+        print(json.dumps({"rows": x.shape[0], **results}))
     else:
-        print(f"{args.data}: {len(x)} rows")
+        print(f"{args.data}: {x.shape[0]} rows")
         for key, value in results.items():
             print(f"{key}: {value:.6g}")
     return 0
@@ -167,7 +167,7 @@ def predict(args) -> int:
         buffer = StringIO()
         _write_csv(buffer, header, rows)
         atomic_write(args.out, [buffer.getvalue()])
-        print(f"Wrote {len(x)} predictions to {args.out}", file=sys.stderr)
+        print(f"Wrote {x.shape[0]} predictions to {args.out}", file=sys.stderr)
     else:
         _write_csv(sys.stdout, header, rows)
     return 0

@@ -111,6 +111,9 @@ def train_file(args) -> int:
         raise ValueError(f"Invalid value for --loss: expected one of {', '.join(LOSSES_BY_TASK[task])} for "
                          f"{task}. Received: {loss!r}.")
     preprocessing = {"feature_names": feature_names, "target": target, "task": task}
+    if args.standardize and table.sparse is not None:
+        raise ValueError(f"{args.data}: a sparse x is not standardized (that would make it dense): pass "
+                         f"--no-standardize.")
     if args.standardize:
         scaler = Standardizer().fit(x)
         x = scaler.transform(x)
@@ -149,7 +152,7 @@ def train_file(args) -> int:
         callbacks.append(ml.CSVLogger(args.history))
     model.build(x.shape[1:])
     if args.verbose:
-        print(f"Training on {args.data}: {len(x)} rows, {len(feature_names)} features, target {target!r} "
+        print(f"Training on {args.data}: {x.shape[0]} rows, {len(feature_names)} features, target {target!r} "
               f"({task}{f', {len(labels)} classes' if task == 'classification' else ''})")
         model.summary()
     history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,

@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from mlplab.core.sparse import SparseRows, is_sparse, sparse_rows
+
 
 def _describe(value) -> str:
     if isinstance(value, np.ndarray):
@@ -66,6 +68,11 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
     finite=False leaves the NaN/inf check to the caller (`check_finite`, e.g. chunk by chunk)."""
     if isinstance(value, (str, bytes)):
         raise TypeError(f"Invalid type for argument `{name}`: expected a numeric array. Received: a string.")
+    if isinstance(value, SparseRows) or is_sparse(value):  # kept sparse: only a first Dense layer takes it
+        rows = sparse_rows(name, value, dtype)
+        if finite:
+            check_finite(name, rows)
+        return rows
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"Invalid type for argument `{name}`: expected a plain array; masked arrays are not "
                         f"supported. Fill or drop the masked values first (e.g. {name}.filled(0) or "
@@ -117,6 +124,11 @@ def as_float32(name: str, arr, hint: str = "rescale them or use dtype='float64'"
 def check_finite(name: str, arr: np.ndarray, first_row: int = 0, whole=None, source=None) -> None:
     """Raise naming the first NaN/inf of `arr`; `arr` may be rows `first_row`... of the argument `whole`,
     cast from `source` (then values that overflowed in the cast are reported as such)."""
+    if isinstance(arr, SparseRows):  # NaN/inf can only be among the stored values
+        if arr.dtype.kind == "f" and not np.isfinite(arr.nonzeros).all():
+            raise invalid(name, "finite values only (NaN/inf found among the stored values of the sparse matrix)",
+                          arr if whole is None else whole)
+        return
     if arr.dtype.kind == "f" and arr.size and not all_finite(arr):
         if source is not None:
             as_array(name, source, arr.dtype, min_ndim=0)  # raises the overflow message if that is the cause

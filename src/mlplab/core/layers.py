@@ -67,7 +67,10 @@ class Dense(Layer):
 
     def backward(self, grad_output):
         grad_z = self.activation.backward(grad_output)  # δ = dL/dz
-        np.matmul(self.input.T, grad_z, out=self.grads["weight"])
+        if isinstance(self.input, np.ndarray):
+            np.matmul(self.input.T, grad_z, out=self.grads["weight"])
+        else:  # sparse input rows (mlplab.core.sparse): xᵀ·dz as a sparse product
+            self.grads["weight"][...] = self.input.T @ grad_z
         if self.kernel_regularizer is not None:
             self.grads["weight"] += self.kernel_regularizer.gradient(self.params["weight"])
         if self.use_bias:

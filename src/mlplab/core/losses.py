@@ -239,3 +239,32 @@ def get_loss(loss) -> Loss:
     if isinstance(loss, Loss):
         return loss
     return LOSSES.resolve(loss, "loss", "an ml.Loss instance")
+
+
+@LOSSES.register("poisson")
+class Poisson(Loss):
+    """Poisson loss on log rates (the log link): the network outputs z = log λ and
+    L = mean(e^z − y·z + y·log y − y), half the Poisson deviance (0 for a perfect fit); dL/dz = (e^z − y)/N.
+    Targets are counts or rates ≥ 0; predictions of the rate are exp(output)."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__(reduction)
+
+    def forward(self, y_true, y_pred, sample_weight=None):
+        self.rate = np.exp(y_pred)
+        self.y = y_true
+        self._setup(y_pred.size, sample_weight, y_pred.ndim)
+        y_log_y = np.where(y_true > 0, y_true * np.log(np.where(y_true > 0, y_true, 1)), 0.0)
+        return self._total(self.rate - y_true * y_pred + y_log_y - y_true)
+
+    def backward(self):
+        return self._weighted(self.scale * (self.rate - self.y))
+
+    def check_targets(self, y, output_shape, dtype, name="y"):
+        y = super().check_targets(y, output_shape, dtype, name)
+        if (y < 0).any():
+            raise invalid(name, "targets ≥ 0 (counts or rates) for the Poisson loss", y)
+        return y
+
+    def get_config(self):
+        return {"reduction": self.reduction}

@@ -270,6 +270,37 @@ class AdamW(Adam):
         super().update(param, grad, state, lr)
 
 
+@OPTIMIZERS.register("lbfgs")
+class LBFGS(Optimizer):
+    """Limited-memory BFGS on the full batch, run by scipy's L-BFGS-B (`pip install scipy`): `fit` hands it
+    the loss and gradient of all the data over the flat parameter vector, and each epoch is one L-BFGS
+    iteration (`epochs` is the iteration limit, `batch_size` is ignored). It stops when the largest
+    gradient component is below `tol` (scipy's gtol), after `max_fun` loss evaluations, or when the loss
+    changes by less than `ftol` relative. It has no learning rate and cannot `step` on one batch.
+
+    >>> model.compile(optimizer=LBFGS(tol=1e-5), loss="mean_squared_error")
+    >>> model.fit(x, y, epochs=200)   # up to 200 L-BFGS iterations on the whole data set
+    """
+
+    full_batch = True
+
+    def __init__(self, *, tol: float = 1e-5, max_fun: int = 15000, ftol: float = 2.220446049250313e-09,
+                 memory: int = 10):
+        super().__init__(0.0)
+        self.tol = float(check_number("tol", tol, low=0.0))
+        self.max_fun = int(check_number("max_fun", max_fun, low=1, integer=True))
+        self.ftol = float(check_number("ftol", ftol, low=0.0))
+        self.memory = int(check_number("memory", memory, low=1, integer=True))
+        self.result: dict | None = None  # the last run's scipy result: nit, nfev, status, message, fun
+
+    def update(self, param, grad, state, lr):
+        raise ValueError("ml.LBFGS works on the whole data set at once: train with model.fit(x, y, epochs=N), "
+                         "not with optimizer.step or ml.train_step.")
+
+    def get_config(self) -> dict:
+        return {"tol": self.tol, "max_fun": self.max_fun, "ftol": self.ftol, "memory": self.memory}
+
+
 def get_optimizer(optimizer) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         return optimizer

@@ -22,13 +22,14 @@ class Table:
     columns: dict  # name -> list of str (CSV) or np.ndarray (npz)
     first_line: int = 2  # line number of the first data row (1 is the header)
     target_hint: str | None = None  # the .npz target column name
+    sparse: object = None  # a sparse .npz: x as a scipy CSR matrix (its columns x0, x1, ... are None above)
 
     @property
     def names(self) -> list[str]:
         return list(self.columns)
 
     def __len__(self):
-        return len(next(iter(self.columns.values())))
+        return self.sparse.shape[0] if self.sparse is not None else len(next(iter(self.columns.values())))
 
 
 def read_table(path) -> Table:
@@ -68,6 +69,9 @@ def _read_npz(path) -> Table:
             arrays = {key: archive[key] for key in archive.files}
     except (ValueError, OSError) as err:
         raise ValueError(f"{path}: not a readable .npz file ({err}).") from None
+    if "x" not in arrays and ({"data", "indices", "indptr", "shape"} <= set(arrays)
+                              or {"x_data", "x_indices", "x_indptr", "x_shape"} <= set(arrays)):
+        return _read_sparse_npz(path, arrays)
     if "x" not in arrays:
         raise ValueError(f"{path}: expected an array named 'x' (and 'y' for training). "
                          f"Found: {', '.join(arrays) or 'nothing'}.")
@@ -83,6 +87,36 @@ def _read_npz(path) -> Table:
                              f"of x. Received: shape {y.shape}, dtype {y.dtype}.")
         columns["y"] = y
     return Table(path, columns, target_hint="y" if "y" in arrays else None)
+
+
+def _read_sparse_npz(path, arrays) -> Table:
+    """A sparse x, kept sparse: scipy.sparse.save_npz's file (data, indices, indptr, shape, format), or the
+    same arrays prefixed x_ (x_data, ...) next to a 'y'. CSR or CSC; never densified."""
+    import scipy.sparse  # only for sparse files
+
+    prefix = "x_" if "x_data" in arrays else ""
+    kind = arrays.get(prefix + "format", np.array("csr")).item()
+    kind = (kind.decode("ascii", "replace") if isinstance(kind, bytes) else str(kind)).lower()
+    if kind not in ("csr", "csc"):
+        raise ValueError(f"{path}: a sparse 'x' must be in CSR or CSC format. Received: {kind!r}.")
+    try:
+        parts = (arrays[prefix + "data"], arrays[prefix + "indices"], arrays[prefix + "indptr"])
+        build = scipy.sparse.csr_matrix if kind == "csr" else scipy.sparse.csc_matrix
+        x = build(parts, shape=tuple(int(d) for d in arrays[prefix + "shape"])).tocsr()
+        x.check_format(full_check=True)
+    except (ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{path}: not a valid sparse matrix ({err}).") from None
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.dtype.kind not in "biuf" or not np.isfinite(x.data).all():
+        raise ValueError(f"{path}: a sparse 'x' must be non-empty, numeric and finite. Received: shape {x.shape}, "
+                         f"dtype {x.dtype}.")
+    columns = {f"x{i}": None for i in range(x.shape[1])}
+    if "y" in arrays:
+        y = arrays["y"]
+        if y.ndim != 1 or len(y) != x.shape[0] or y.dtype.kind not in "biufU":
+            raise ValueError(f"{path}: 'y' must be a 1-D array of numbers or strings with one value per row "
+                             f"of x. Received: shape {y.shape}, dtype {y.dtype}.")
+        columns["y"] = y
+    return Table(path, columns, target_hint="y" if "y" in arrays else None, sparse=x)
 
 
 def numeric_column(table: Table, name: str) -> np.ndarray:
@@ -116,6 +150,10 @@ def features(table: Table, names: list[str]) -> np.ndarray:
     if missing:
         raise ValueError(f"{table.path}: no column {missing[0]!r}; the model needs the columns "
                          f"{', '.join(names)}. Found: {', '.join(table.names)}.")
+    if table.sparse is not None:  # a sparse .npz: the columns picked from the CSR matrix, still sparse
+        if any(table.columns[name] is not None for name in names):
+            raise ValueError(f"{table.path}: the features of a sparse .npz are its x columns only.")
+        return table.sparse[:, [int(name[1:]) for name in names]]
     return np.column_stack([numeric_column(table, name) for name in names])
 
 

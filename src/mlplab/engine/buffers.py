@@ -81,6 +81,18 @@ class Engine:
     # -- one step -------------------------------------------------------------------------------
     def train_step(self, x, y, sample_weight=None):
         """Forward, loss, backward, update on one batch. Returns (loss, output probabilities)."""
+        loss, out = self._forward_backward(x, y, sample_weight)
+        self.update()
+        return loss, (out if self.fused_loss is None else self.fused_loss.p)
+
+    def loss_and_gradient(self, x, y, sample_weight=None):
+        """The loss (with regularization) on (x, y) and its gradient in the flat buffer `grads`, with the
+        parameters as they are in `values`: what a full-batch method such as L-BFGS asks for."""
+        loss, _ = self._forward_backward(x, y, sample_weight)
+        return float(loss), self.grads
+
+    def _forward_backward(self, x, y, sample_weight):
+        """Forward, loss (+ regularization) and backward, filling the flat gradient buffer; no update."""
         self._restore_views("params")
         out = x
         for layer in self.layers:
@@ -93,8 +105,29 @@ class Engine:
             self._restore_views("grads")
         for layer in self.regularized:
             loss += layer.regularization_loss()
-        self.update()
-        return loss, (out if self.fused_loss is None else self.fused_loss.p)
+        return loss, out
+
+    def minimize_lbfgs(self, x, y, sample_weight, max_iter, on_iteration):
+        """scipy's L-BFGS-B over the flat parameter vector, from the current parameters; the best point is
+        left in the parameters. on_iteration(loss) runs after each iteration (raise StopIteration to stop).
+        Returns scipy's result as a dict (nit, nfev, status, message, fun)."""
+        from scipy.optimize import minimize  # scipy only when L-BFGS is used
+
+        optimizer, values = self.optimizer, self.values
+
+        def fun(theta):
+            values[...] = theta
+            loss, grads = self.loss_and_gradient(x, y, sample_weight)
+            return loss, grads.astype(np.float64)
+
+        result = minimize(fun, values.astype(np.float64), method="L-BFGS-B", jac=True,
+                          callback=lambda intermediate_result: on_iteration(float(intermediate_result.fun)),
+                          options={"maxiter": max_iter, "maxfun": optimizer.max_fun, "gtol": optimizer.tol,
+                                   "ftol": optimizer.ftol, "maxcor": optimizer.memory})
+        values[...] = result.x
+        optimizer.iterations += int(result.nit)
+        return {"nit": int(result.nit), "nfev": int(result.nfev), "status": int(result.status),
+                "message": str(result.message), "fun": float(result.fun)}
 
     def diagnostics(self):
         """This step's gradient norms and activation statistics, cheaply: small gradients copied and small
@@ -232,6 +265,11 @@ def batches(rng, x, y, sample_weight, batch, shuffle):
                    None if sample_weight is None else sample_weight[start:start + batch])
         return
     order = rng.permutation(n)
+    if not isinstance(x, np.ndarray):  # sparse rows: each batch gathers its own rows
+        for start in range(0, n, batch):
+            rows = order[start:start + batch]
+            yield x[rows], y[rows], None if sample_weight is None else sample_weight[rows]
+        return
     buffer = np.empty((batch, *x.shape[1:]), x.dtype)
     for start in range(0, n, batch):
         rows = order[start:start + batch]

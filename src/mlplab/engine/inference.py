@@ -52,7 +52,7 @@ def _forward(layers, x, check_input, buffers):
             x = layer.forward(x, False)
             continue
         weight = layer.params["weight"]
-        if buffers is None:
+        if buffers is None or not isinstance(x, np.ndarray):  # sparse rows: z = x W as a sparse product
             z = x @ weight
         else:
             buffer = buffers.get(index)

@@ -258,9 +258,9 @@ def check_preprocessing(preprocessing: dict) -> dict:
             if key == "feature_names" and not all(isinstance(v, str) for v in value):
                 raise ValueError("Invalid value for preprocessing `feature_names`: expected a list of strings.")
             result[key] = [v.item() if hasattr(v, "item") else v for v in value]
-        elif key == "task" and value not in ("classification", "regression"):
-            raise ValueError(f"Invalid value for preprocessing `task`: expected 'classification' or "
-                             f"'regression'. Received: {value!r}.")
+        elif key == "task" and value not in ("classification", "regression", "multilabel"):
+            raise ValueError(f"Invalid value for preprocessing `task`: expected 'classification', 'regression' "
+                             f"or 'multilabel'. Received: {value!r}.")
         elif key in ("target", "task") and not isinstance(value, str):
             raise ValueError(f"Invalid value for preprocessing `{key}`: expected a string.")
         else:
