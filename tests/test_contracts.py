@@ -50,7 +50,8 @@ def _classes():
 def _arguments(cls):
     """(name, annotation) of every keyword argument of cls, the optimizers' shared ones included."""
     params = dict(inspect.signature(cls).parameters)
-    if issubclass(cls, Optimizer):
+    passes_on = any(p.kind is p.VAR_KEYWORD for p in params.values())  # **kwargs: the base's arguments too
+    if issubclass(cls, Optimizer) and passes_on:
         params.update(inspect.signature(Optimizer).parameters)
     return [(p.name, _annotation(p)) for p in params.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
@@ -310,8 +311,9 @@ def test_one_hot_refuses_an_explicit_huge_num_classes():
 def test_estimator_predict_reports_overflow():
     from mlplab.estimators import MLPRegressor
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(30, 2))
+    X = rng.normal(size=(30, 2)).astype(np.float32)  # float32 input: the estimator computes in float32
     estimator = MLPRegressor(hidden_layer_sizes=(3,), max_iter=3).fit(X, X[:, 0])
+    assert estimator.model_.dtype == np.float32
     with pytest.raises(ValueError, match=r"`X`.*float32's range.*1e\+39"):
         estimator.predict(np.full((2, 2), 1e39))
 

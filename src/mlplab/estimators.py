@@ -88,8 +88,11 @@ class _Stopping(ml.Callback):
         else:
             x_val, y_val, target_val, weight_val = self.validation
             extra = {} if weight_val is None else {"sample_weight": weight_val}
-            val_loss = model.evaluate(x_val, target_val, **extra)["loss"] / self.scale
-            score = est._score_outputs(model.predict(x_val), y_val, weight_val)
+            try:
+                val_loss = model.evaluate(x_val, target_val, **extra)["loss"] / self.scale
+                score = est._score_outputs(model.predict(x_val), y_val, weight_val)
+            except FloatingPointError:  # diverged: scikit-learn carries on and lets the final check speak
+                val_loss = score = float("nan")
             est.validation_loss_curve_.append(val_loss)
             est.validation_scores_.append(score)
             value = score if est.monitor == "val_score" else -val_loss
@@ -536,8 +539,10 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=(np.float64, np.float32), reset=False)
         if self.model_.dtype == np.float32 and not hasattr(X, "tocsr"):
             X = as_float32("X", X)  # 1e39 is reported as overflow, not as NaN/inf
-        with np.errstate(all="ignore"):  # a diverged network predicts NaN, as scikit-learn's
+        try:
             return self.model_.predict(X.astype(self.model_.dtype, copy=False))
+        except FloatingPointError:  # a diverged network predicts NaN, as scikit-learn's (the core raises)
+            return np.full((X.shape[0], *self.model_.output_shape), np.nan, self.model_.dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

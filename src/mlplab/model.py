@@ -279,7 +279,8 @@ class Sequential:
                      else f"the loss ({type(self.loss).__name__}) of finite outputs and targets")
             raise FloatingPointError(
                 f"evaluate: {where} overflowed to {logs['loss']} in {self.dtype.name}. Rescale the targets "
-                f"(e.g. divide y by its scale) or build the model with dtype='float64'.")
+                f"(e.g. divide y by its scale)" + (" or build the model with dtype='float64'."
+                                                   if self.dtype == np.float32 else "."))
         return logs
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
