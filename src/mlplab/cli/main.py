@@ -23,6 +23,7 @@ COMMANDS = [
     ("predict", "mlplab.cli.model_files:add_predict_parser"),
     ("inspect", "mlplab.cli.model_files:add_inspect_parser"),
     ("export", "mlplab.cli.model_files:add_export_parser"),
+    ("inspect-data", "mlplab.cli.model_files:add_inspect_data_parser"),
     ("sweep", "mlplab.cli.sweep:add_sweep_parser"),
 ]
 EXAMPLES = {  # epilogs for commands that do not set their own

@@ -336,7 +336,7 @@ def numeric_block(name, cells, missing: str, indicator: bool) -> list[dict]:
     values, _ = numbers(cells)
     present = values[~np.isnan(values)]
     fill = None
-    if missing != "drop" and len(present) < len(values) and len(present):
+    if missing != "drop" and len(present):  # a fill even when training had no gap: new rows may
         if missing == "mean":
             fill = float(present.mean())
         elif missing == "median":
@@ -359,7 +359,7 @@ def onehot_block(name, cells, missing: str, indicator: bool, unknown: str) -> li
     keys = sorted(by_key, key=_sort_key)
     categories = [_json_category(by_key[k]) for k in keys]
     fill = None
-    if missing != "drop" and len(present) < len(cells) and present:
+    if missing != "drop" and present:
         counts = {}
         for cell in present:
             counts[category_key(cell)] = counts.get(category_key(cell), 0) + 1
