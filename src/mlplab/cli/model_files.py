@@ -72,7 +72,8 @@ def add_export_parser(sub) -> None:
     parser = sub.add_parser("export", help="convert a model file to ONNX",
                             description="Write MODEL as an ONNX graph (opset 15, float32, symbolic batch size). "
                                         "Classifiers output `probabilities` and an int64 `label`; the graph "
-                                        "includes the standardization, so it takes the raw feature columns. "
+                                        "includes the saved preprocessing (one-hot encoding, fills, "
+                                        "standardization, target scaling), so it takes the raw columns. "
                                         "Needs: pip install 'mlplab[onnx]'.",
                             epilog="example:\n  mlplab export iris.safetensors --onnx iris.onnx")
     parser.add_argument("model", metavar="MODEL", help="a model file")
@@ -310,8 +311,14 @@ def inspect(args) -> int:
 
 def export(args) -> int:
     model = _load(args.model)
-    from mlplab.files.onnx import export_onnx
+    from mlplab.files.onnx import export_onnx, takes_columns
 
     export_onnx(model, args.onnx)
-    print(f"Wrote {args.onnx} (ONNX opset 15). Inputs: 'input' (batch, {', '.join(map(str, model.input_shape))}).")
+    spec = model.preprocessing or {}
+    if takes_columns(spec):
+        inputs = f"one (batch, 1) tensor per column: {', '.join(spec['feature_names'])} (float32, NaN = missing; " \
+                 f"string for text columns)"
+    else:
+        inputs = f"'input' (batch, {', '.join(map(str, model.input_shape))})"
+    print(f"Wrote {args.onnx} (ONNX opset 15). Inputs: {inputs}.")
     return 0
