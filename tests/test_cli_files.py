@@ -159,8 +159,8 @@ def test_help_shows_defaults_choices_and_an_example_for_every_command(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "missing.csv", "--target", "species", "--out", "m.st"], "missing value in column 'b' at line 3"),
-    (["train", "text.csv", "--target", "species", "--out", "m.st"], "column 'b' is not numeric (line 2: 'red')"),
+    (["train", "missing.csv", "--target", "species", "--out", "m.st", "--missing", "zero"], "invalid choice: 'zero'"),
+    (["train", "text.csv", "--target", "Species", "--out", "m.st"], "Did you mean 'species'?"),
     (["train", "empty.csv", "--target", "y", "--out", "m.st"], "empty.csv: the file is empty"),
     (["train", "header.csv", "--target", "y", "--out", "m.st"], "no data rows"),
     (["train", "text.csv", "--target", "price", "--out", "m.st"], "no target column 'price'"),
@@ -168,7 +168,7 @@ def test_help_shows_defaults_choices_and_an_example_for_every_command(tmp_path):
     (["train", "text.csv", "--target", "species"], "Missing argument --out"),
     (["train", "nothing.csv", "--target", "y", "--out", "m.st"], "No data file 'nothing.csv'"),
     (["train", "--data", "text.csv"], "unrecognized arguments: --data"),
-    (["train", "--hidden", "3,x"], "comma-separated integers"),
+    (["train", "--hidden", "3,x"], "expected positive integers"),
     (["train", "--optimizer", "adamm"], "invalid choice: 'adamm'"),
     (["predict", "text.csv", "text.csv"], "Cannot load 'text.csv'"),
     (["predict", "flowers.pt", "text.csv"], "pickle"),

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+LOSSES_BY_TASK = {"classification": ["sparse_categorical_crossentropy", "categorical_crossentropy",
+                                     "binary_crossentropy"],
+                  "regression": ["mean_squared_error", "mean_absolute_error"]}
 MAX_PARAMETER_BYTES = None  # None: half the machine's memory
 FLOAT32_MAX = 3.4e38
 
@@ -117,8 +120,6 @@ def load_training_table(args) -> TrainingData:
     """Read DATA, infer the column types, fit and apply the preprocessing; every problem a ValueError."""
     from mlplab.datasets import tables as tabular
     from mlplab.files.preprocessing import fit_table
-
-    from mlplab.cli.train import LOSSES_BY_TASK
 
     table = tabular.read_table(args.data, index_col=args.index_col, drop=args.drop)
     target = tabular.check_target(table, args.target or table.target_hint)

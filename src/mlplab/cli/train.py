@@ -7,9 +7,8 @@ import argparse
 import sys
 
 BUILT_IN = ["moons", "circles", "spirals", "blobs"]
-LOSSES_BY_TASK = {"classification": ["sparse_categorical_crossentropy", "categorical_crossentropy",
-                                     "binary_crossentropy"],
-                  "regression": ["mean_squared_error", "mean_absolute_error"]}
+from mlplab.cli.common import LOSSES_BY_TASK  # noqa: F401  (where it used to be)
+
 FILE_DEFAULTS = {"hidden": [64, 32], "epochs": 300, "learning_rate": 1e-3, "early_stopping": 20}
 DEMO_DEFAULTS = {"hidden": [32, 32], "epochs": 200, "learning_rate": 0.01, "early_stopping": 0}
 HIDDEN_ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "leaky_relu", "softplus", "linear", "step"]

@@ -31,11 +31,11 @@ def export_onnx(model, path, *, include_preprocessing: bool = True) -> None:
     preprocessing = getattr(model, "preprocessing", None) or {}
     inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", *model.input_shape])]
     per_column = include_preprocessing and takes_columns(preprocessing)
-    if per_column:  # one input per table column: text categories, missing cells (NaN) and all
+    if include_preprocessing and _encodes(preprocessing):  # fills, indicators, categories
         from mlplab.files.preprocessing import check_spec
 
         preprocessing = check_spec(preprocessing, model)
-        current, inputs = _column_inputs(graph, preprocessing, TensorProto)
+        current, inputs = _column_inputs(graph, preprocessing, TensorProto, per_column)
     if include_preprocessing and preprocessing.get("mean") is not None:
         mean = graph.constant("preprocessing_mean", preprocessing["mean"])
         scale = graph.constant("preprocessing_scale", preprocessing["scale"])
@@ -63,26 +63,41 @@ def export_onnx(model, path, *, include_preprocessing: bool = True) -> None:
 
 
 def takes_columns(spec: dict) -> bool:
-    """Whether the graph takes one input per column: anything beyond plain numeric columns."""
+    """Whether the graph takes one (batch, 1) input per column (the model one-hot encodes a column);
+    otherwise one float32 'input' (batch, n_columns), NaN for a missing cell."""
+    return any(b["kind"] == "onehot" for b in spec.get("columns") or [])
+
+
+def _encodes(spec: dict) -> bool:
     blocks = spec.get("columns")
-    return blocks is not None and any(b["kind"] != "numeric" or b.get("fill") is not None for b in blocks)
+    return blocks is not None and (any(b["kind"] != "numeric" or b.get("fill") is not None for b in blocks)
+                                   or [b["name"] for b in blocks] != spec.get("feature_names"))
 
 
-def _column_inputs(graph, spec, tensor_proto):
-    """The encoded inputs from one (batch, 1) input per column: float32 (NaN = missing) for numeric
-    columns and numeric categories, string for text categories ('' or NA... = missing)."""
+def _column_inputs(graph, spec, tensor_proto, per_column):
+    """The encoded inputs: from one (batch, 1) input per column (float32, NaN = missing, or string for
+    text categories) when `per_column`, else from the columns of one float32 'input'."""
     from mlplab.files.preprocessing import MISSING, category_key
 
-    helper, inputs, parts, seen = graph.helper, [], [], {}
-    for name in spec["feature_names"]:
+    helper, inputs, parts, seen, source = graph.helper, [], [], {}, {}
+    names = spec["feature_names"]
+    if not per_column:
+        inputs.append(helper.make_tensor_value_info("input", tensor_proto.FLOAT, ["batch", len(names)]))
+    for position, name in enumerate(names):
         blocks = [b for b in spec["columns"] if b["name"] == name]
         text = any(b["kind"] == "onehot" and not all(isinstance(c, (int, float)) for c in b["categories"])
                    for b in blocks)
-        kind = tensor_proto.STRING if text else tensor_proto.FLOAT
-        inputs.append(helper.make_tensor_value_info(name, kind, ["batch", 1]))
         seen[name] = text
+        if per_column:
+            kind = tensor_proto.STRING if text else tensor_proto.FLOAT
+            inputs.append(helper.make_tensor_value_info(name, kind, ["batch", 1]))
+            source[name] = name
+        else:
+            index = graph.constant(f"input_column{position}", [position], np.int64)
+            source[name] = graph.node("Gather", ["input", index], axis=1)
     for index, block in enumerate(spec["columns"]):
-        name, where = block["name"], f"column{index}"
+        name, where = source[block["name"]], f"column{index}"
+        seen[name] = seen[block["name"]]
         if block["kind"] == "indicator":
             missing = (graph.node("IsNaN", [name]) if not seen[name] else
                        _text_missing(graph, name, where, MISSING))

@@ -205,15 +205,15 @@ def check_spec(spec: dict, model=None) -> dict:
             result["feature_names"] = names
         elif result["feature_names"] != names:
             raise _field("feature_names", f"the columns' names in order ({names})", result["feature_names"])
-    for first, second in (("mean", "scale"), ("target_mean", "target_scale")):
-        if (result.get(first) is None) != (result.get(second) is None):
-            raise _field(first if result.get(first) is None else second, f"a value with `{first}`/`{second}`",
-                         None)
     n = width(result)
     if n is not None:
         for key in ("mean", "scale"):
             if result.get(key) is not None and len(result[key]) != n:
-                raise _field(key, f"one entry per model input ({n})", f"{len(result[key])} entries")
+                raise _field(key, f"one entry per feature (model input; {n} here)", f"{len(result[key])} entries")
+    for first, second in (("mean", "scale"), ("target_mean", "target_scale")):
+        if (result.get(first) is None) != (result.get(second) is None):
+            missing = first if result.get(first) is None else second
+            raise _field(missing, f"a value: `{first}` and `{second}` go together", None)
     if model is not None:
         _check_against_model(result, model)
     return result
