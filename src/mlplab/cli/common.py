@@ -83,7 +83,7 @@ def check_memory(n_inputs: int, sizes: list[int]) -> None:
     needed = params * 4 * 4  # float32: weights, gradients, two optimizer moments
     limit = MAX_PARAMETER_BYTES or _memory() // 2
     if needed > limit:
-        raise MemoryError(f"Invalid value for --hidden: {params:,} parameters need about {needed / 2**30:.1f} GiB "
+        raise ValueError(f"Invalid value for --hidden: {params:,} parameters need about {needed / 2**30:.1f} GiB "
                           f"(weights, gradients, optimizer state); the limit here is {limit / 2**30:.1f} GiB.")
 
 
