@@ -431,3 +431,24 @@ def test_preprocessing_is_checked_against_the_model_at_save_and_load(tmp_path, c
     write_file(tmp_path / "bad.st", tensors, {**metadata, "preprocessing": json.dumps(bad)})
     with pytest.raises(ModelFileError, match=f"bad.st.*{field}"):
         ml.load_model(tmp_path / "bad.st")
+
+
+def test_a_dataframe_with_text_fits_through_prepare_table(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from mlplab.files.preprocessing import prepare_table
+
+    frame = pd.read_csv(PENGUINS)
+    model = ml.Sequential([ml.Dense(8, "relu"), ml.Dense(3, "softmax")], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy")
+    with pytest.raises(TypeError, match="prepare_table"):
+        model.fit(frame.drop(columns=["species"]), frame["species"], verbose=0)
+    x, y, spec = prepare_table(frame.drop(columns=["species"]), frame["species"])
+    csv_spec, csv_x, _ = fit_table(tabular.read_table(PENGUINS), "species",
+                                   tabular.infer_types(tabular.read_table(PENGUINS), "species"))
+    np.testing.assert_allclose(x, csv_x, atol=1e-12)
+    assert spec["class_labels"] == ["Adelie", "Chinstrap", "Gentoo"] and y[0] == 0
+    model.fit(x, y, epochs=1, verbose=0)
+    model.preprocessing = spec
+    model.save(tmp_path / "df.st")
+    again, errors = prepare_inputs(ml.load_model(tmp_path / "df.st"), frame.iloc[:7])
+    assert not errors and np.allclose(again, x[:7])

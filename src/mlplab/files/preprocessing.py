@@ -389,8 +389,9 @@ def _json_category(value):
 def standardization(x: np.ndarray, spec: dict) -> tuple[list, list]:
     """Mean and scale for the encoded inputs: numeric and indicator inputs to mean 0, std 1; one-hot
     inputs stay 0/1 (mean 0, scale 1). A constant input gets scale 1."""
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a column beyond float64's square: caught by the caller
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
     scale[~(scale > 0) | ~np.isfinite(scale)] = 1.0
     start = 0
     for block in spec.get("columns") or []:
@@ -643,6 +644,8 @@ def prepare_inputs(model, table) -> tuple[np.ndarray, dict]:
     standardized. Returns (x float64, row_errors: row index -> why that row cannot be scored).
     A model saved without feature names takes every column but its target, by position."""
     spec = getattr(model, "preprocessing", None) or {}
+    if not isinstance(getattr(table, "columns", None), dict):
+        table = _as_table(table)  # a pandas DataFrame or a dict of columns
     if spec.get("feature_names") is None:
         target = spec.get("target") or getattr(table, "target_hint", None)
         names = [n for n in table.columns if n != target]
@@ -651,3 +654,56 @@ def prepare_inputs(model, table) -> tuple[np.ndarray, dict]:
             raise ValueError(f"the model takes {expected} numeric columns; found {len(names)} ({', '.join(names)})")
         spec = {**spec, "feature_names": names}
     return transform(spec, table.columns, len(table))
+
+
+def prepare_table(data, target=None, *, categorical=(), missing: str = "mean", indicator: bool = False,
+                  unknown: str = "ignore", standardize: bool = True):
+    """A pandas DataFrame (or a dict of columns) as what `model.fit` takes, the way `mlplab train`
+    reads a file: returns (x, y, spec). `target` is a column name or a Series/list of labels (None: no
+    y). Text targets become class indices (labels in spec["class_labels"]). Set
+    `model.preprocessing = spec` before saving, and `prepare_inputs(model, new_frame)` replays it.
+
+    >>> x, y, spec = prepare_table(frame, "species")   # doctest: +SKIP
+    >>> model.fit(x, y); model.preprocessing = spec     # doctest: +SKIP
+    """
+    from mlplab.datasets import tables as tabular
+
+    table = _as_table(data)
+    name = target if isinstance(target, str) else None
+    if target is not None and name is None:
+        values = list(target.tolist() if hasattr(target, "tolist") else target)
+        if len(values) != len(table):
+            raise ValueError(f"Invalid value for argument `target`: expected one label per row ({len(table)}). "
+                             f"Received: {len(values)}.")
+        table.columns["__target__"] = np.array([None if is_missing(v) else v for v in values], dtype=object)
+        name = "__target__"
+    types = tabular.infer_types(table, name, categorical=categorical)
+    spec, x, errors = fit_table(table, None if name == "__target__" else name, types, missing=missing,
+                                indicator=indicator, unknown=unknown, standardize=standardize)
+    if errors:
+        row = min(errors)
+        raise ValueError(f"Invalid value for argument `data`: row {row + 1}: {errors[row]} (missing='drop' "
+                         f"leaves such rows to you; use missing='mean' to fill them).")
+    if name is None:
+        return x, None, spec
+    values = tabular.target_values(table, name)
+    if tabular.infer_task(values) == "classification":
+        labels = tabular.sorted_labels(values)
+        spec.update(class_labels=labels, task="classification")
+        return x, tabular.class_indices(table, name, values, labels), spec
+    spec["task"] = "regression"
+    return x, np.asarray(values, dtype=np.float64), spec
+
+
+def _as_table(data):
+    from mlplab.datasets import tables as tabular
+
+    if hasattr(data, "columns") and hasattr(data, "dtypes"):  # a pandas DataFrame
+        return tabular.table_from_dataframe(data)
+    if isinstance(data, dict):
+        return tabular.Table("data", {str(k): (v if isinstance(v, np.ndarray) else list(v)) for k, v in data.items()},
+                             first_line=1)
+    if hasattr(data, "columns") and hasattr(data, "__len__"):
+        return data
+    raise TypeError(f"Invalid type for argument `data`: expected a pandas DataFrame or a dict of columns. "
+                    f"Received: {type(data).__name__}.")
