@@ -452,3 +452,8 @@ def test_a_dataframe_with_text_fits_through_prepare_table(tmp_path):
     model.save(tmp_path / "df.st")
     again, errors = prepare_inputs(ml.load_model(tmp_path / "df.st"), frame.iloc[:7])
     assert not errors and np.allclose(again, x[:7])
+
+
+def test_choices_get_a_did_you_mean(tmp_path):
+    code, _, err = run("train", "x.csv", "--optimizer", "adamm", cwd=tmp_path)
+    assert code == 2 and "Did you mean 'adam'?" in err and len(err.strip().splitlines()) == 1

@@ -368,7 +368,8 @@ class _BaseMLP(BaseEstimator):
         from mlplab.files.model_files import save_model
 
         check_is_fitted(self)
-        preprocessing = {"task": "classification" if self._is_classifier else "regression"}
+        preprocessing = {"task": "classification" if self._is_classifier else "regression",
+                         "standardized": False}  # the estimator feeds its input as given
         if self._is_classifier:
             if self._label_binarizer.y_type_ == "multilabel-indicator":
                 raise ValueError("A multi-label classifier cannot be saved to a model file yet (its file would "

@@ -304,6 +304,17 @@ def inspect(args) -> int:
         if prep.get("feature_names"):
             print(f"Features ({len(prep['feature_names'])}): {', '.join(prep['feature_names'])}")
         print(f"Standardized: {'yes' if prep.get('mean') is not None else 'no'}")
+        if prep.get("columns"):
+            from mlplab.files.preprocessing import width
+
+            encoded = [f"{b['name']} one-hot ({len(b['categories'])}{', unknown: ' + b.get('unknown', 'ignore')})"
+                       for b in prep["columns"] if b["kind"] == "onehot"]
+            filled = [b["name"] for b in prep["columns"] if b.get("fill") is not None]
+            print(f"Inputs after encoding: {width(prep)}" + (f"; {', '.join(encoded)}" if encoded else ""))
+            print(f"Missing cells filled in: {', '.join(filled) if filled else 'none (such rows are not scored)'}")
+        if prep.get("target_mean") is not None:
+            print(f"Target standardized in training: mean {prep['target_mean']:.6g}, scale {prep['target_scale']:.6g} "
+                  f"(predictions are in the target's units)")
         if prep.get("class_labels") is not None:
             print(f"Classes ({len(prep['class_labels'])}): {', '.join(map(str, prep['class_labels']))}")
     return 0
