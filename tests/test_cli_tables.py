@@ -457,3 +457,11 @@ def test_a_dataframe_with_text_fits_through_prepare_table(tmp_path):
 def test_choices_get_a_did_you_mean(tmp_path):
     code, _, err = run("train", "x.csv", "--optimizer", "adamm", cwd=tmp_path)
     assert code == 2 and "Did you mean 'adam'?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_divergence_names_the_cli_flags_that_help(tmp_path):
+    shutil.copy(DIABETES, tmp_path / "d.csv")
+    code, _, err = run("train", "d.csv", "--target", "target", "--out", "m.st", "--verbose", "0",
+                       "--learning-rate", "1e6", "--optimizer", "sgd", "--no-standardize-target", cwd=tmp_path)
+    assert code == 2 and "--learning-rate" in err and "--clipnorm" in err and "clipnorm=" not in err
+    assert not (tmp_path / "m.st").exists()

@@ -154,8 +154,14 @@ def _train(args, data):
               f"{len(data.spec['feature_names'])} columns -> {data.x.shape[1]} inputs, target {data.target!r} "
               f"({data.task}{f', {len(data.labels)} classes' if data.task == 'classification' else ''})")
         model.summary()
-    history = model.fit(data.x[train_rows], y[train_rows], epochs=args.epochs, batch_size=args.batch_size,
-                        validation_data=validation, callbacks=callbacks, verbose=args.verbose)
+    try:
+        history = model.fit(data.x[train_rows], y[train_rows], epochs=args.epochs, batch_size=args.batch_size,
+                            validation_data=validation, callbacks=callbacks, verbose=args.verbose)
+    except FloatingPointError as err:  # the NaN guard: say it with the flags this command has
+        first = str(err).split(" Try ")[0]
+        raise ArithmeticError(f"{first} Nothing was saved. Try a smaller --learning-rate (now "
+                              f"{args.learning_rate:g}), --clipnorm 1.0"
+                              + ("" if args.standardize else ", or drop --no-standardize") + ".") from None
     if args.plot:
         from mlplab.cli.common import plot_history_to
 
