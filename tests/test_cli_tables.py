@@ -465,3 +465,10 @@ def test_divergence_names_the_cli_flags_that_help(tmp_path):
                        "--learning-rate", "1e6", "--optimizer", "sgd", "--no-standardize-target", cwd=tmp_path)
     assert code == 2 and "--learning-rate" in err and "--clipnorm" in err and "clipnorm=" not in err
     assert not (tmp_path / "m.st").exists()
+
+
+def test_predict_warns_when_a_column_is_far_from_training(penguins):
+    (penguins / "kg.csv").write_text("island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year\n"
+                                     "Dream,39.1,18.7,181,3.75,male,2007\nBiscoe,45,15,210,5.1,female,2008\n")
+    _, err = ok("predict", "p.safetensors", "kg.csv", cwd=penguins)
+    assert "warning" in err and "body_mass_g" in err and "bill_length_mm" not in err

@@ -146,10 +146,10 @@ def _warn_far(table, spec, x) -> None:
 
     if spec.get("mean") is None or not len(x):
         return
-    far = np.abs(x.mean(axis=0)) > 10
+    far = np.abs(x.mean(axis=0)) > 4
     if far.any():
         names = [n for n, f in zip(input_names(spec), far) if f]
-        print(f"mlplab: warning: in {table.path}, {', '.join(names[:5])} average more than 10 training standard "
+        print(f"mlplab: warning: in {table.path}, {', '.join(names[:5])} average more than 4 training standard "
               f"deviations from the training mean; check the units and the column order.", file=sys.stderr)
 
 
