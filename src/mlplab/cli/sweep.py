@@ -1,7 +1,6 @@
 """`mlplab sweep DATA --target COLUMN ...`: cross-validate MLPs over a grid, locally or on Dask."""
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
@@ -42,13 +41,6 @@ def add_sweep_parser(subparsers) -> None:
     parser.add_argument("--plot", default="sweep.png", help="plot file; '' for none")
     parser.add_argument("--verbose", type=verbosity, default=1, metavar="0|1|2", help="0: the summary only")
     parser.set_defaults(run=run_sweep_command)
-
-
-def _sizes(text: str) -> tuple:
-    """'4,4' -> (4, 4)."""
-    from mlplab.cli.common import units
-
-    return tuple(units(text))
 
 
 def run_sweep_command(args) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 from mlplab.files.container import (FORMAT, FORMAT_VERSION, ModelFileError, _error, _is_count, read_file,
                                     read_metadata, write_file)
 
-from mlplab.files.preprocessing import KEYS as PREPROCESSING_KEYS
+from mlplab.files.preprocessing import KEYS as PREPROCESSING_KEYS  # noqa: F401  (the valid keys)
 __all__ = ["ModelFileError", "load_model", "load_weights", "read_file", "read_metadata", "save_model",
            "save_weights", "write_file", "check_preprocessing"]
 
