@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-HIDDEN_ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
+HIDDEN_ACTIVATIONS = ["relu", "tanh", "logistic", "sigmoid", "identity", "linear", "elu", "leaky_relu", "softplus"]
 
 
 def add_sweep_parser(subparsers) -> None:
