@@ -472,3 +472,47 @@ def test_predict_warns_when_a_column_is_far_from_training(penguins):
                                      "Dream,39.1,18.7,181,3.75,male,2007\nBiscoe,45,15,210,5.1,female,2008\n")
     _, err = ok("predict", "p.safetensors", "kg.csv", cwd=penguins)
     assert "warning" in err and "body_mass_g" in err and "bill_length_mm" not in err
+
+
+def test_a_pipeline_fitted_on_an_array_reads_columns_by_position(tmp_path):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlplab.estimators import MLPRegressor
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)) * [1, 10, 100]
+    y = x @ [1.0, 0.1, 0.01]
+    pipe = make_pipeline(ColumnTransformer([("s", StandardScaler(), [2, 0])]), MLPRegressor(max_iter=5, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(x, y)
+    ml.save(pipe, tmp_path / "a.st")
+    (tmp_path / "a.csv").write_text("p,q,r\n" + "".join(",".join(map(repr, row)) + "\n" for row in x.tolist()))
+    out, _ = ok("predict", "a.st", "a.csv", cwd=tmp_path)
+    np.testing.assert_allclose([float(v) for v in out.splitlines()[1:]], pipe.predict(x), rtol=1e-6)
+
+
+def test_parquet_trains_and_predicts_as_the_csv(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(PENGUINS)
+    frame.to_parquet(tmp_path / "p.parquet")
+    shutil.copy(PENGUINS, tmp_path / "p.csv")
+    for name in ("p.csv", "p.parquet"):
+        ok("train", name, "--target", "species", "--out", name + ".st", "--verbose", "0", "--epochs", "3",
+           cwd=tmp_path)
+    from_csv, _ = ok("predict", "p.csv.st", "p.csv", cwd=tmp_path)
+    from_parquet, _ = ok("predict", "p.parquet.st", "p.parquet", cwd=tmp_path)
+    assert from_csv == from_parquet
+
+
+def test_integer_class_labels_beyond_2_53_train_and_predict_distinct(tmp_path):
+    big = 2 ** 53
+    rows = "".join(f"{i % 2 + 0.1 * (i % 3)},{big + i % 2}\n" for i in range(40))
+    (tmp_path / "big.csv").write_text("a,y\n" + rows)
+    ok("train", "big.csv", "--target", "y", "--out", "m.st", "--verbose", "0", "--epochs", "30", cwd=tmp_path)
+    assert ml.load_model(tmp_path / "m.st").preprocessing["class_labels"] == [big, big + 1]
+    out, _ = ok("predict", "m.st", "big.csv", cwd=tmp_path)
+    assert out.splitlines()[0] == f"y,probability_{big},probability_{big + 1}"

@@ -11,6 +11,8 @@ A model's `preprocessing` dict (all keys optional; docs/files.md has the full sp
   mean, scale     x' = (x - mean) / scale on the encoded inputs (one entry per model input)
   target_mean, target_scale   a regression model predicts (y - target_mean) / target_scale
   class_labels, target, task, standardized (False: the inputs were fed as they are)
+  by_position     True: fitted on an array, so the feature names are x0, x1, ... and a table's columns
+                  (less the target) are taken in file order
 Missing cells are empty, NA, NaN, null, None or ? (any case). Nothing here unpickles or runs code.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 MISSING = {"", "na", "n/a", "nan", "null", "none", "?", "<na>"}
 KEYS = {"feature_names", "columns", "mean", "scale", "target_mean", "target_scale", "class_labels", "target",
-        "task", "standardized"}
+        "task", "standardized", "by_position"}
 KINDS = ("numeric", "onehot", "indicator")
 UNKNOWN_RULES = ("ignore", "error")
 
@@ -203,8 +205,9 @@ def check_spec(spec: dict, model=None) -> dict:
         names = _distinct(result["columns"])
         if result.get("feature_names") is None:
             result["feature_names"] = names
-        elif result["feature_names"] != names:
-            raise _field("feature_names", f"the columns' names in order ({names})", result["feature_names"])
+        elif not set(names) <= set(result["feature_names"]):
+            absent = next(n for n in names if n not in result["feature_names"])
+            raise _field("feature_names", f"every column a block reads (no {absent!r})", result["feature_names"])
     n = width(result)
     if n is not None:
         for key in ("mean", "scale"):
@@ -251,7 +254,7 @@ def _check_field(key, value):
         if value not in ("classification", "regression"):
             raise _field(key, "'classification' or 'regression'", value)
         return value
-    if key == "standardized":
+    if key in ("standardized", "by_position"):
         if not isinstance(value, bool):
             raise _field(key, "true or false", value)
         return value
@@ -590,9 +593,13 @@ def pipeline_parts(pipeline) -> tuple:
                           "fitted scikit-learn Pipeline ending in one.")
     names = getattr(pipeline, "feature_names_in_", None)
     n_inputs = getattr(pipeline, "n_features_in_", None) or model.input_shape[0]
+    positional = names is None
     names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(n_inputs)]
     front = [step for _, step in steps[:-1]]
     spec = from_sklearn(_Chain(front), names)
+    if positional:
+        spec["feature_names"] = names  # every column, in order, even those a ColumnTransformer drops
+        spec["by_position"] = True
     classes = getattr(estimator, "classes_", None)
     spec["task"] = "classification" if classes is not None else "regression"
     if classes is not None:
@@ -646,6 +653,14 @@ def prepare_inputs(model, table) -> tuple[np.ndarray, dict]:
     spec = getattr(model, "preprocessing", None) or {}
     if not isinstance(getattr(table, "columns", None), dict):
         table = _as_table(table)  # a pandas DataFrame or a dict of columns
+    if spec.get("by_position") and spec.get("feature_names") is not None:
+        target = spec.get("target") or getattr(table, "target_hint", None)
+        names = [n for n in table.columns if n != target]
+        if len(names) != len(spec["feature_names"]):
+            raise ValueError(f"the model takes {len(spec['feature_names'])} columns by position (it was fitted on "
+                             f"an array); found {len(names)} ({', '.join(names)})")
+        columns = {new: table.columns[old] for new, old in zip(spec["feature_names"], names)}
+        return transform(spec, columns, len(table))
     if spec.get("feature_names") is None:
         target = spec.get("target") or getattr(table, "target_hint", None)
         names = [n for n in table.columns if n != target]
