@@ -516,3 +516,9 @@ def test_integer_class_labels_beyond_2_53_train_and_predict_distinct(tmp_path):
     assert ml.load_model(tmp_path / "m.st").preprocessing["class_labels"] == [big, big + 1]
     out, _ = ok("predict", "m.st", "big.csv", cwd=tmp_path)
     assert out.splitlines()[0] == f"y,probability_{big},probability_{big + 1}"
+
+
+def test_an_id_like_text_column_is_flagged(tmp_path):
+    (tmp_path / "ids.csv").write_text("name,a,y\n" + "".join(f"n{i},{i % 7},{i % 2}\n" for i in range(120)))
+    out, _ = ok("train", "ids.csv", "--target", "y", "--dry-run", cwd=tmp_path)
+    assert "column 'name' has 120 distinct values" in out and "--drop name" in out

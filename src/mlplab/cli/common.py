@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 LOSSES_BY_TASK = {"classification": ["sparse_categorical_crossentropy", "categorical_crossentropy",
                                      "binary_crossentropy"],
                   "regression": ["mean_squared_error", "mean_absolute_error"]}
+MANY_CATEGORIES = 50  # a categorical column with more distinct values than this and than half the rows
 MAX_PARAMETER_BYTES = None  # None: half the machine's memory
 FLOAT32_MAX = 3.4e38
 
@@ -135,6 +137,15 @@ def load_training_table(args) -> TrainingData:
     if not types:
         raise ValueError(f"{args.data}: no feature columns besides the target {target!r}.")
     report = tabular.describe(table, target, types) + report
+    for name, kind in types.items():
+        distinct = len({str(v) for v in table.columns[name]})
+        if kind == "categorical" and distinct > MANY_CATEGORIES and distinct > len(table) // 2:
+            warning = (f"warning: column {name!r} has {distinct} distinct values in {len(table)} rows, so its "
+                       f"one-hot encoding is {distinct} inputs that cannot generalise (an id or free text?); "
+                       f"--drop {name} if so")
+            report.append(warning)
+            if not args.dry_run:
+                print(f"mlplab: {warning}", file=sys.stderr)
     values = tabular.target_values(table, target)
     task = tabular.infer_task(values) if args.task == "auto" else args.task
     if task == "regression" and any(isinstance(v, str) for v in values):

@@ -297,10 +297,11 @@ def _check_block(index, block) -> dict:
     if extra:
         raise _field(where, f"only the keys {', '.join(sorted(allowed))} for a {kind} column", sorted(extra))
     result = dict(block)
-    if kind == "numeric" and block.get("fill") is not None:
-        result["fill"] = _check_field("target_mean", block["fill"]) if not isinstance(block["fill"], bool) else None
-        if result["fill"] is None:
-            raise _field(f"{where}.fill", "a finite number", block["fill"])
+    fill = block.get("fill")
+    if kind == "numeric" and fill is not None:
+        if isinstance(fill, bool) or not isinstance(fill, (int, float)) or not math.isfinite(fill):
+            raise _field(f"{where}.fill", "a finite number or null", fill)
+        result["fill"] = float(fill)
     if kind == "onehot":
         result["categories"] = _label_list(f"{where}.categories", block.get("categories"))
         if not result["categories"]:
