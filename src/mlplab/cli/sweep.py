@@ -60,6 +60,11 @@ def run_sweep_command(args) -> int:
     keep = np.setdiff1d(np.arange(len(x)), np.fromiter(errors, dtype=np.int64, count=len(errors)))
     x, y = x[keep], np.array([values[i] for i in keep])
     task = tabular.infer_task(values) if args.task == "auto" else args.task
+    from mlplab.cli.common import check_memory
+
+    outputs = len(set(map(str, values))) if task == "classification" else 1
+    for sizes in args.hidden or [[100]]:
+        check_memory(x.shape[1], [*sizes, outputs])  # before any trial is built
     model, baseline, prefix = _estimators(task, args)
     grid = {prefix + "hidden_layer_sizes": [tuple(h) for h in args.hidden] if args.hidden else [(100,)],
             prefix + "activation": args.activation, prefix + "learning_rate_init": args.learning_rate}
