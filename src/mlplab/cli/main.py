@@ -23,6 +23,7 @@ COMMANDS = [
     ("predict", "mlplab.cli.model_files:add_predict_parser"),
     ("inspect", "mlplab.cli.model_files:add_inspect_parser"),
     ("export", "mlplab.cli.model_files:add_export_parser"),
+    ("inspect-data", "mlplab.cli.model_files:add_inspect_data_parser"),
     ("sweep", "mlplab.cli.sweep:add_sweep_parser"),
 ]
 EXAMPLES = {  # epilogs for commands that do not set their own
@@ -56,7 +57,19 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"{self.prog}: error: {message}{_did_you_mean(message)} (see `{self.prog} --help`)\n")
+
+
+def _did_you_mean(message: str) -> str:
+    """' Did you mean 'adam'?' for argparse's "invalid choice: 'adamm' (choose from ...)"."""
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not found:
+        return ""
+    from mlplab.datasets.tables import suggest
+
+    return suggest(found.group(1), [c.strip().strip("'") for c in found.group(2).split(",")])
 
 
 def _lessons(args) -> int:

@@ -16,21 +16,45 @@ def add_evaluate_parser(sub) -> None:
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row, or .npz with x and y")
     parser.add_argument("--target", metavar="COLUMN", help="the target column (default: the one it was trained on)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of lines")
+    _add_row_arguments(parser)
     parser.set_defaults(run=evaluate)
 
 
 def add_predict_parser(sub) -> None:
     parser = sub.add_parser("predict", help="write a saved model's predictions for a CSV/.npz file",
                             description="Predict one row per row of DATA. Classifiers write the class label and "
-                                        "one probability column per class; regressors the predicted value. "
-                                        "Columns are matched by name (extra columns, such as the target, are "
-                                        "ignored).",
+                                        "one probability column per class; regressors the predicted value in the "
+                                        "target's units. Columns are matched by name (extra columns, such as the "
+                                        "target, are ignored; a missing one is named) and the saved "
+                                        "preprocessing (categories, fills, standardization) is replayed.",
                             epilog="example:\n  mlplab predict iris.safetensors new.csv --out predictions.csv\n"
                                    "  mlplab predict iris.safetensors new.csv | head")
     parser.add_argument("model", metavar="MODEL", help="a model file from `mlplab train` or model.save")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row, or .npz with x")
     parser.add_argument("--out", metavar="FILE.csv", help="where to write the predictions (default: standard output)")
+    _add_row_arguments(parser)
     parser.set_defaults(run=predict)
+
+
+def _add_row_arguments(parser) -> None:
+    parser.add_argument("--on-error", choices=["fail", "skip"], default="fail",
+                        help="rows that cannot be scored (a missing cell without a fill rule, text in a numeric "
+                             "column, an unknown category under --unknown error): fail names their lines and "
+                             "writes nothing; skip leaves them out (predict then adds a line column)")
+    parser.add_argument("--index-col", default=None, metavar="COLUMN", help="a row-index column to leave out")
+
+
+def add_inspect_data_parser(sub) -> None:
+    from mlplab.cli.common import add_table_arguments
+
+    parser = sub.add_parser("inspect-data", help="print how `mlplab train` reads a table's columns",
+                            description="Print each column's inferred type (numeric, categorical, target), its "
+                                        "missing cells and distinct values, as `mlplab train` would read them.",
+                            epilog="example:\n  mlplab inspect-data penguins.csv --target species")
+    parser.add_argument("data", metavar="DATA", help="a CSV/TSV, Parquet, Feather or .npz file")
+    parser.add_argument("--target", metavar="COLUMN", help="the column train would predict")
+    add_table_arguments(parser)
+    parser.set_defaults(run=inspect_data)
 
 
 def add_inspect_parser(sub) -> None:
@@ -48,7 +72,8 @@ def add_export_parser(sub) -> None:
     parser = sub.add_parser("export", help="convert a model file to ONNX",
                             description="Write MODEL as an ONNX graph (opset 15, float32, symbolic batch size). "
                                         "Classifiers output `probabilities` and an int64 `label`; the graph "
-                                        "includes the standardization, so it takes the raw feature columns. "
+                                        "includes the saved preprocessing (one-hot encoding, fills, "
+                                        "standardization, target scaling), so it takes the raw columns. "
                                         "Needs: pip install 'mlplab[onnx]'.",
                             epilog="example:\n  mlplab export iris.safetensors --onnx iris.onnx")
     parser.add_argument("model", metavar="MODEL", help="a model file")
@@ -63,25 +88,69 @@ def _load(path):
     return load_model(path)
 
 
-def _inputs(model, table):
-    """The feature matrix the model takes, from the table's columns matched by name, standardized."""
-    import numpy as np
-
+def _read(args):
     from mlplab.datasets import tables as tabular
 
-    prep = model.preprocessing or {}
-    names = prep.get("feature_names")
-    if names is None:  # a model saved from Python without preprocessing: columns by position
-        target = prep.get("target") or table.target_hint
-        names = [n for n in table.names if n != target]
-        expected = model.input_shape[0] if model.built and len(model.input_shape) == 1 else None
-        if expected is not None and len(names) != expected:
-            raise ValueError(f"{table.path}: the model takes {expected} numeric columns; found {len(names)} "
-                             f"({', '.join(names)}).")
-    x = tabular.features(table, names)
-    if prep.get("mean") is not None:
-        x = (x - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
-    return x
+    return tabular.read_table(args.data, index_col=getattr(args, "index_col", None))
+
+
+def _inputs(model, table, target=None, on_error="fail"):
+    """(inputs, rows kept): the model's inputs for the table's rows, its saved preprocessing replayed.
+    Rows that cannot be scored are reported by line; on_error='skip' leaves them out, 'fail' stops."""
+    import numpy as np
+
+    from mlplab.files.preprocessing import prepare_inputs
+
+    spec = model.preprocessing or {}
+    if target is not None and spec.get("feature_names") is None:
+        model = _Shim(model, {**spec, "target": target})
+    try:
+        x, errors = prepare_inputs(model, table)
+    except ValueError as err:
+        from mlplab.datasets.tables import suggest
+
+        text = str(err)
+        missing = text.split("'")[1] if text.startswith("no column '") else None
+        hint = suggest(missing, table.names) if missing else ""
+        raise ValueError(f"{table.path}: {text}.{hint} Found: {', '.join(table.names)}.") from None
+    rows = np.arange(len(x))
+    if errors:
+        listed = "; ".join(f"{_where(table, r)}: {errors[r]}" for r in sorted(errors)[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        if on_error == "fail":
+            raise ValueError(f"{table.path}: {len(errors)} row(s) cannot be scored: {listed}{more}. Pass "
+                             f"--on-error skip to score the others.")
+        print(f"mlplab: skipped {len(errors)} row(s) of {table.path}: {listed}{more}", file=sys.stderr)
+        rows = np.setdiff1d(rows, np.fromiter(errors, dtype=np.int64))
+    _warn_far(table, spec, x[rows])
+    return x[rows], rows
+
+
+class _Shim:
+    """The model seen with another preprocessing (evaluate --target on a model that names no columns)."""
+
+    def __init__(self, model, preprocessing):
+        self.model, self.preprocessing = model, preprocessing
+        self.built, self.input_shape = model.built, model.input_shape
+
+
+def _where(table, row) -> str:
+    return f"line {table.line(row)}" if table.lines is not None else f"row {row + 1}"
+
+
+def _warn_far(table, spec, x) -> None:
+    """Warn when standardized numeric inputs sit far from the training data (a unit or column mix-up)."""
+    import numpy as np
+
+    from mlplab.files.preprocessing import input_names
+
+    if spec.get("mean") is None or not len(x):
+        return
+    far = np.abs(x.mean(axis=0)) > 4
+    if far.any():
+        names = [n for n, f in zip(input_names(spec), far) if f]
+        print(f"mlplab: warning: in {table.path}, {', '.join(names[:5])} average more than 4 training standard "
+              f"deviations from the training mean; check the units and the column order.", file=sys.stderr)
 
 
 def _class_labels(model, n_outputs: int) -> list:
@@ -104,32 +173,36 @@ def _is_classifier(model) -> bool:
 def evaluate(args) -> int:
     import numpy as np
 
+    from mlplab.cli.common import regression_scores
     from mlplab.datasets import tables as tabular
+    from mlplab.files.preprocessing import untransform_target
 
     model = _load(args.model)
-    if not model.compiled:
-        raise ValueError(f"{args.model} was saved without compile settings, so it has no loss or metrics to "
-                         f"evaluate; compile it in Python and save it again.")
-    table = tabular.read_table(args.data)
+    table = _read(args)
     prep = model.preprocessing or {}
-    target = args.target or prep.get("target") or table.target_hint
-    if target is None:
-        raise ValueError(f"Missing argument --target: which column of {args.data} holds the true values.")
+    target = tabular.check_target(table, args.target or prep.get("target") or table.target_hint)
+    x, rows = _inputs(model, table, target=target, on_error=args.on_error)
+    table = table.select(rows)
     values = tabular.target_values(table, target)
-    x = _inputs(model, table)
     if _is_classifier(model):
+        if not model.compiled:
+            raise ValueError(f"{args.model} was saved without compile settings, so it has no loss or metrics to "
+                             f"evaluate; compile it in Python and save it again.")
         y = tabular.class_indices(table, target, values, _class_labels(model, model.output_shape[-1]))
         loss = type(model.loss).__name__
         if loss == "CategoricalCrossentropy":
             y = np.eye(model.output_shape[-1])[y]
         elif loss == "BinaryCrossentropy":
-            y = y.astype(np.float64)
+            y = y.astype(np.float64)[:, None]
+        results = {k: float(v) for k, v in model.evaluate(x, y).items()}
     else:
         if any(isinstance(v, str) for v in values):
             raise ValueError(f"{args.data}: target column {target!r} must be numeric for this regression model.")
         y = np.asarray(values, dtype=np.float64)
-    results = model.evaluate(x, y)
-    results = {k: float(v) for k, v in results.items()}
+        outputs = untransform_target(prep, model.predict(x).astype(np.float64))
+        if outputs.shape[-1] != 1:
+            raise ValueError(f"{args.model} predicts {outputs.shape[-1]} values per row; evaluate takes one target.")
+        results = regression_scores(y, outputs[:, 0])  # in the target's own units
     if args.json:
         print(json.dumps({"rows": x.shape[0], **results}))
     else:
@@ -140,11 +213,11 @@ def evaluate(args) -> int:
 
 
 def predict(args) -> int:
-    from mlplab.datasets import tables as tabular
+    from mlplab.files.preprocessing import untransform_target
 
     model = _load(args.model)
-    table = tabular.read_table(args.data)
-    x = _inputs(model, table)
+    table = _read(args)
+    x, rows = _inputs(model, table, on_error=args.on_error)
     output = model.predict(x)
     prep = model.preprocessing or {}
     target = prep.get("target") or "prediction"
@@ -155,21 +228,26 @@ def predict(args) -> int:
         else:
             probabilities = output.tolist()
         header = [target] + [f"probability_{label}" for label in labels]
-        rows = ([labels[max(range(len(p)), key=p.__getitem__)]] + [f"{v:.6g}" for v in p] for p in probabilities)
+        rows_out = ([labels[max(range(len(p)), key=p.__getitem__)]] + [f"{v:.6g}" for v in p] for p in probabilities)
     else:
+        output = untransform_target(prep, output.astype("float64"))
         header = [target] if output.shape[-1] == 1 else [f"{target}_{i}" for i in range(output.shape[-1])]
-        rows = ([f"{v:.8g}" for v in row] for row in output.reshape(len(output), -1).tolist())
+        rows_out = ([f"{v:.8g}" for v in row] for row in output.reshape(len(output), -1).tolist())
+    if args.on_error == "skip" and len(rows) < len(table):
+        lines = [table.line(int(r)) if table.lines is not None else int(r) + 1 for r in rows]
+        header = ["line" if table.lines is not None else "row"] + header
+        rows_out = ([line] + row for line, row in zip(lines, rows_out))
     if args.out:
         from io import StringIO
 
         from mlplab.files import atomic_write
 
         buffer = StringIO()
-        _write_csv(buffer, header, rows)
+        _write_csv(buffer, header, rows_out)
         atomic_write(args.out, [buffer.getvalue()])
         print(f"Wrote {x.shape[0]} predictions to {args.out}", file=sys.stderr)
     else:
-        _write_csv(sys.stdout, header, rows)
+        _write_csv(sys.stdout, header, rows_out)
     return 0
 
 
@@ -177,6 +255,18 @@ def _write_csv(stream, header, rows) -> None:
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
+
+
+def inspect_data(args) -> int:
+    """`mlplab inspect-data FILE`: how train would read each column."""
+    from mlplab.datasets import tables as tabular
+
+    table = tabular.read_table(args.data, index_col=args.index_col, drop=args.drop)
+    target = tabular.check_target(table, args.target) if args.target else None
+    types = tabular.infer_types(table, target, categorical=args.categorical)
+    for line in tabular.describe(table, target, types):
+        print(line)
+    return 0
 
 
 def inspect(args) -> int:
@@ -214,6 +304,17 @@ def inspect(args) -> int:
         if prep.get("feature_names"):
             print(f"Features ({len(prep['feature_names'])}): {', '.join(prep['feature_names'])}")
         print(f"Standardized: {'yes' if prep.get('mean') is not None else 'no'}")
+        if prep.get("columns"):
+            from mlplab.files.preprocessing import width
+
+            encoded = [f"{b['name']} one-hot ({len(b['categories'])}{', unknown: ' + b.get('unknown', 'ignore')})"
+                       for b in prep["columns"] if b["kind"] == "onehot"]
+            filled = [b["name"] for b in prep["columns"] if b.get("fill") is not None]
+            print(f"Inputs after encoding: {width(prep)}" + (f"; {', '.join(encoded)}" if encoded else ""))
+            print(f"Missing cells filled in: {', '.join(filled) if filled else 'none (such rows are not scored)'}")
+        if prep.get("target_mean") is not None:
+            print(f"Target standardized in training: mean {prep['target_mean']:.6g}, scale {prep['target_scale']:.6g} "
+                  f"(predictions are in the target's units)")
         if prep.get("class_labels") is not None:
             print(f"Classes ({len(prep['class_labels'])}): {', '.join(map(str, prep['class_labels']))}")
     return 0
@@ -221,8 +322,14 @@ def inspect(args) -> int:
 
 def export(args) -> int:
     model = _load(args.model)
-    from mlplab.files.onnx import export_onnx
+    from mlplab.files.onnx import export_onnx, takes_columns
 
     export_onnx(model, args.onnx)
-    print(f"Wrote {args.onnx} (ONNX opset 15). Inputs: 'input' (batch, {', '.join(map(str, model.input_shape))}).")
+    spec = model.preprocessing or {}
+    if takes_columns(spec):
+        inputs = f"one (batch, 1) tensor per column: {', '.join(spec['feature_names'])} (float32, NaN = missing; " \
+                 f"string for text columns)"
+    else:
+        inputs = f"'input' (batch, {', '.join(map(str, model.input_shape))})"
+    print(f"Wrote {args.onnx} (ONNX opset 15). Inputs: {inputs}.")
     return 0

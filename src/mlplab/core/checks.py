@@ -84,7 +84,9 @@ def as_array(name: str, value, dtype=None, *, min_ndim: int = 1, allow_empty: bo
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"Invalid type for argument `{name}`: expected a numeric array (bool, int or float). "
-            f"Received: an array of dtype {arr.dtype}. Convert strings or objects to numbers first."
+            f"Received: an array of dtype {arr.dtype}. Convert strings or objects to numbers first; for a table "
+            f"with text columns (a pandas DataFrame), mlplab.files.preprocessing.prepare_table(frame, target) "
+            f"encodes it as `mlplab train` does."
         )
     if arr.ndim < min_ndim:
         raise invalid(name, f"an array with at least {min_ndim} dimension(s)", arr)

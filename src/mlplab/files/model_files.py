@@ -14,7 +14,7 @@ import numpy as np
 from mlplab.files.container import (FORMAT, FORMAT_VERSION, ModelFileError, _error, _is_count, read_file,
                                     read_metadata, write_file)
 
-PREPROCESSING_KEYS = {"feature_names", "mean", "scale", "class_labels", "target", "task"}
+from mlplab.files.preprocessing import KEYS as PREPROCESSING_KEYS  # noqa: F401  (the valid keys)
 __all__ = ["ModelFileError", "load_model", "load_weights", "read_file", "read_metadata", "save_model",
            "save_weights", "write_file", "check_preprocessing"]
 
@@ -23,7 +23,17 @@ __all__ = ["ModelFileError", "load_model", "load_weights", "read_file", "read_me
 def save_model(model, path, *, include_optimizer: bool | None = None, preprocessing: dict | None = None) -> None:
     """Write `model` to `path`: weights, architecture, compile settings, preprocessing, seed, RNG state,
     and (include_optimizer=None: whenever the model is compiled) the optimizer state, so that a
-    resumed `fit` continues exactly where this one stopped."""
+    resumed `fit` continues exactly where this one stopped.
+
+    `model` may also be a fitted mlplab MLPClassifier/MLPRegressor or a fitted scikit-learn Pipeline
+    ending in one: its scalers, imputers and one-hot encoders become the file's preprocessing."""
+    from mlplab.core.registry import MODELS
+
+    if not isinstance(model, MODELS.get("sequential")):
+        from mlplab.files.preprocessing import pipeline_parts
+
+        model, spec = pipeline_parts(model)
+        preprocessing = {**spec, **(preprocessing or {})}
     tensors = _weight_tensors(model)
     metadata = _base_metadata("model")
     config = model.get_config()
@@ -46,7 +56,11 @@ def save_model(model, path, *, include_optimizer: bool | None = None, preprocess
             tensors[f"optimizer/{key}"] = value
     preprocessing = preprocessing if preprocessing is not None else getattr(model, "preprocessing", None)
     if preprocessing is not None:
-        metadata["preprocessing"] = _dumps("preprocessing", check_preprocessing(preprocessing))
+        try:
+            checked = check_preprocessing(preprocessing, model)
+        except (ValueError, TypeError) as err:
+            raise ModelFileError(f"Cannot save {str(path)!r}: invalid preprocessing ({err})") from None
+        metadata["preprocessing"] = _dumps("preprocessing", checked)
     write_file(path, tensors, metadata)
 
 
@@ -85,7 +99,7 @@ def load_model(path, *, compile: bool = True):
     preprocessing = _loads(path, metadata, "preprocessing", required=False)
     if preprocessing is not None:
         try:
-            preprocessing = check_preprocessing(preprocessing)
+            preprocessing = check_preprocessing(preprocessing, model)
         except (ValueError, TypeError) as err:
             raise _error(path, f"invalid preprocessing ({err})") from None
     model.preprocessing = preprocessing
@@ -228,9 +242,13 @@ def _loads(path, metadata: dict, key: str, required: bool = True):
 
 
 # -- preprocessing metadata -------------------------------------------------------------------------
-def check_preprocessing(preprocessing: dict) -> dict:
-    """Validate the preprocessing a model needs at prediction time; returns it as plain JSON values.
+def check_preprocessing(preprocessing: dict, model=None) -> dict:
+    """Validate the preprocessing a model needs at prediction time (mlplab.files.preprocessing has the
+    keys); given a built model, also its fit with the model: inputs after encoding, one class label per
+    output class. Returns it as plain JSON values; raises ValueError naming the field."""
+    from mlplab.files.preprocessing import check_spec
 
+<<<<<<< HEAD
     Keys (all optional): feature_names (list of str), mean and scale (lists of numbers, one per
     feature: x' = (x - mean) / scale), class_labels (list of str or numbers, one per output class),
     target (str), task ("classification" or "regression").
@@ -270,3 +288,6 @@ def check_preprocessing(preprocessing: dict) -> dict:
         raise ValueError(f"Invalid preprocessing: feature_names, mean and scale need one entry per feature. "
                          f"Received lengths {lengths}.")
     return result
+=======
+    return check_spec(preprocessing, model)
+>>>>>>> issue-17

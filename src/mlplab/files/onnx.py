@@ -31,6 +31,13 @@ def export_onnx(model, path, *, include_preprocessing: bool = True) -> None:
     x = "input"
     current = x
     preprocessing = getattr(model, "preprocessing", None) or {}
+    inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", *model.input_shape])]
+    per_column = include_preprocessing and takes_columns(preprocessing)
+    if include_preprocessing and _encodes(preprocessing):  # fills, indicators, categories
+        from mlplab.files.preprocessing import check_spec
+
+        preprocessing = check_spec(preprocessing, model)
+        current, inputs = _column_inputs(graph, preprocessing, TensorProto, per_column)
     if include_preprocessing and preprocessing.get("mean") is not None:
         mean = graph.constant("preprocessing_mean", preprocessing["mean"])
         scale = graph.constant("preprocessing_scale", preprocessing["scale"])
@@ -39,10 +46,13 @@ def export_onnx(model, path, *, include_preprocessing: bool = True) -> None:
     for layer in model.layers:
         current = _export_layer(graph, layer, current, shape)
         shape = layer.compute_output_shape(shape)
+    if include_preprocessing and preprocessing.get("target_mean") is not None:
+        scaled = graph.node("Mul", [current, graph.constant("target_scale", preprocessing["target_scale"])])
+        current = graph.node("Add", [scaled, graph.constant("target_mean", preprocessing["target_mean"])])
     outputs = _outputs(graph, model, current, TensorProto)
-    inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["batch", *model.input_shape])]
     onnx_graph = helper.make_graph(graph.nodes, model.name, inputs, outputs, initializer=graph.initializers)
-    onnx_model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
+    opsets = [helper.make_opsetid("", OPSET)] + ([helper.make_opsetid("ai.onnx.ml", 2)] if per_column else [])
+    onnx_model = helper.make_model(onnx_graph, opset_imports=opsets,
                                    producer_name="mlplab", producer_version=_version())
     onnx_model.ir_version = IR_VERSION
     properties = {k: json.dumps(preprocessing[k]) for k in ("feature_names", "class_labels", "target")
@@ -52,6 +62,85 @@ def export_onnx(model, path, *, include_preprocessing: bool = True) -> None:
     from mlplab.files.atomic import atomic_write
 
     atomic_write(path, [onnx_model.SerializeToString()])
+
+
+def takes_columns(spec: dict) -> bool:
+    """Whether the graph takes one (batch, 1) input per column (the model one-hot encodes a column);
+    otherwise one float32 'input' (batch, n_columns), NaN for a missing cell."""
+    return any(b["kind"] == "onehot" for b in spec.get("columns") or [])
+
+
+def _encodes(spec: dict) -> bool:
+    blocks = spec.get("columns")
+    return blocks is not None and (any(b["kind"] != "numeric" or b.get("fill") is not None for b in blocks)
+                                   or [b["name"] for b in blocks] != spec.get("feature_names"))
+
+
+def _column_inputs(graph, spec, tensor_proto, per_column):
+    """The encoded inputs: from one (batch, 1) input per column (float32, NaN = missing, or string for
+    text categories) when `per_column`, else from the columns of one float32 'input'."""
+    from mlplab.files.preprocessing import MISSING, category_key
+
+    helper, inputs, parts, seen, source = graph.helper, [], [], {}, {}
+    names = spec["feature_names"]
+    if not per_column:
+        inputs.append(helper.make_tensor_value_info("input", tensor_proto.FLOAT, ["batch", len(names)]))
+    for position, name in enumerate(names):
+        blocks = [b for b in spec["columns"] if b["name"] == name]
+        text = any(b["kind"] == "onehot" and not all(isinstance(c, (int, float)) for c in b["categories"])
+                   for b in blocks)
+        seen[name] = text
+        if per_column:
+            kind = tensor_proto.STRING if text else tensor_proto.FLOAT
+            inputs.append(helper.make_tensor_value_info(name, kind, ["batch", 1]))
+            source[name] = name
+        else:
+            index = graph.constant(f"input_column{position}", [position], np.int64)
+            source[name] = graph.node("Gather", ["input", index], axis=1)
+    for index, block in enumerate(spec["columns"]):
+        name, where = source[block["name"]], f"column{index}"
+        seen[name] = seen[block["name"]]
+        if block["kind"] == "indicator":
+            missing = (graph.node("IsNaN", [name]) if not seen[name] else
+                       _text_missing(graph, name, where, MISSING))
+            parts.append(graph.node("Cast", [missing], to=tensor_proto.FLOAT))
+        elif block["kind"] == "numeric":
+            value = name
+            if block.get("fill") is not None:
+                value = graph.node("Where", [graph.node("IsNaN", [name]),
+                                             graph.constant(f"{where}/fill", [block["fill"]]), name])
+            parts.append(value)
+        elif not seen[name]:  # numeric categories: compare values
+            value = name
+            if block.get("fill") is not None:
+                value = graph.node("Where", [graph.node("IsNaN", [name]),
+                                             graph.constant(f"{where}/fill", [float(block["fill"])]), name])
+            hits = graph.node("Equal", [value, graph.constant(f"{where}/categories", block["categories"])])
+            parts.append(graph.node("Cast", [hits], to=tensor_proto.FLOAT))
+        else:  # text categories: a LabelEncoder to the category's index, then compare indices
+            keys = [category_key(c) for c in block["categories"]]
+            values = list(range(len(keys)))
+            if block.get("fill") is not None:
+                fill = keys.index(category_key(block["fill"]))
+                spellings = sorted(MISSING | {m.upper() for m in MISSING} | {m.capitalize() for m in MISSING})
+                for spelling in spellings:
+                    if spelling not in keys:
+                        keys.append(spelling)
+                        values.append(fill)
+            index_tensor = graph.node("LabelEncoder", [name], domain="ai.onnx.ml", keys_strings=keys,
+                                      values_int64s=values, default_int64=-1)
+            hits = graph.node("Equal", [index_tensor, graph.constant(f"{where}/indices",
+                                                                      list(range(len(block["categories"]))),
+                                                                      np.int64)])
+            parts.append(graph.node("Cast", [hits], to=tensor_proto.FLOAT))
+    return graph.node("Concat", parts, axis=1), inputs
+
+
+def _text_missing(graph, name, where, spellings):
+    keys = sorted(spellings | {m.upper() for m in spellings} | {m.capitalize() for m in spellings})
+    code = graph.node("LabelEncoder", [name], domain="ai.onnx.ml", keys_strings=keys,
+                      values_int64s=[1] * len(keys), default_int64=0)
+    return graph.node("Equal", [code, graph.constant(f"{where}/one", [1], np.int64)])
 
 
 def _import_onnx():
