@@ -486,15 +486,11 @@ class _BaseMLP(BaseEstimator):
         from mlplab.files.model_files import save_model
 
         check_is_fitted(self)
-<<<<<<< HEAD
-        preprocessing = {"task": "classification" if self._is_classifier else "regression"}
+        preprocessing = {"task": "classification" if self._is_classifier else "regression",
+                         "standardized": False}  # the estimator feeds its input as given
         if not self._is_classifier and self.loss == "poisson":
             raise ValueError("A Poisson MLPRegressor cannot be saved to a model file yet: its network outputs log "
                              "rates, and the file has no place for the exp link. Pickle it with joblib instead.")
-=======
-        preprocessing = {"task": "classification" if self._is_classifier else "regression",
-                         "standardized": False}  # the estimator feeds its input as given
->>>>>>> issue-17
         if self._is_classifier:
             if self._label_binarizer.y_type_ == "multilabel-indicator":
                 preprocessing["task"] = "multilabel"  # one sigmoid output per label, each p > 0.5 on its own

@@ -27,21 +27,17 @@ class Table:
     columns: dict  # name -> list of str (CSV) or np.ndarray
     first_line: int = 2  # line number of the first data row (1 is the header)
     target_hint: str | None = None  # the .npz target column name
-<<<<<<< HEAD
-    sparse: object = None  # a sparse .npz: x as a scipy CSR matrix (its columns x0, x1, ... are None above)
-=======
     lines: list | None = None  # each row's line number in the file (CSV); None: first_line + index
     notes: list = field(default_factory=list)  # what the reader decided on its own (e.g. a pandas index)
->>>>>>> issue-17
+    sparse: object = None  # a sparse .npz: x as a scipy CSR matrix (its columns x0, x1, ... are None above)
 
     @property
     def names(self) -> list[str]:
         return list(self.columns)
 
     def __len__(self):
-<<<<<<< HEAD
-        return self.sparse.shape[0] if self.sparse is not None else len(next(iter(self.columns.values())))
-=======
+        if self.sparse is not None:
+            return self.sparse.shape[0]
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def line(self, row: int) -> int:
@@ -57,7 +53,6 @@ class Table:
         lines = [self.lines[int(i)] for i in rows] if self.lines is not None else None
         first = self.first_line if lines is None else (lines[0] if lines else self.first_line)
         return Table(self.path, columns, first, self.target_hint, lines, list(self.notes))
->>>>>>> issue-17
 
 
 def suggest(name: str, choices) -> str:
@@ -250,7 +245,6 @@ def _read_npz(path) -> Table:
     return Table(path, columns, first_line=1, target_hint="y" if "y" in arrays else None)
 
 
-<<<<<<< HEAD
 def _read_sparse_npz(path, arrays) -> Table:
     """A sparse x, kept sparse: scipy.sparse.save_npz's file (data, indices, indptr, shape, format), or the
     same arrays prefixed x_ (x_data, ...) next to a 'y'. CSR or CSC; never densified."""
@@ -281,7 +275,6 @@ def _read_sparse_npz(path, arrays) -> Table:
     return Table(path, columns, target_hint="y" if "y" in arrays else None, sparse=x)
 
 
-=======
 # -- column types ---------------------------------------------------------------------------------
 def column_type(values) -> str:
     """'numeric' (every present cell a number), 'bool' (True/False), 'categorical' (text), or 'empty'."""
@@ -341,7 +334,6 @@ def _is_missing(value) -> bool:
 
 
 # -- numbers, targets, labels ---------------------------------------------------------------------
->>>>>>> issue-17
 def numeric_column(table: Table, name: str) -> np.ndarray:
     """The column as float64; names the first missing or non-numeric value and its line."""
     values = table.columns[name]
@@ -377,15 +369,11 @@ def features(table: Table, names: list[str]) -> np.ndarray:
     missing = [name for name in names if name not in table.columns]
     if missing:
         raise ValueError(f"{table.path}: no column {missing[0]!r}; the model needs the columns "
-<<<<<<< HEAD
-                         f"{', '.join(names)}. Found: {', '.join(table.names)}.")
+                         f"{', '.join(names)}.{suggest(missing[0], table.names)} Found: {', '.join(table.names)}.")
     if table.sparse is not None:  # a sparse .npz: the columns picked from the CSR matrix, still sparse
         if any(table.columns[name] is not None for name in names):
             raise ValueError(f"{table.path}: the features of a sparse .npz are its x columns only.")
         return table.sparse[:, [int(name[1:]) for name in names]]
-=======
-                         f"{', '.join(names)}.{suggest(missing[0], table.names)} Found: {', '.join(table.names)}.")
->>>>>>> issue-17
     return np.column_stack([numeric_column(table, name) for name in names])
 
 

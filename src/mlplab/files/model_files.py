@@ -248,46 +248,4 @@ def check_preprocessing(preprocessing: dict, model=None) -> dict:
     output class. Returns it as plain JSON values; raises ValueError naming the field."""
     from mlplab.files.preprocessing import check_spec
 
-<<<<<<< HEAD
-    Keys (all optional): feature_names (list of str), mean and scale (lists of numbers, one per
-    feature: x' = (x - mean) / scale), class_labels (list of str or numbers, one per output class),
-    target (str), task ("classification" or "regression").
-    """
-    if not isinstance(preprocessing, dict):
-        raise TypeError(f"Invalid type for argument `preprocessing`: expected a dict. Received: {preprocessing!r}.")
-    unknown = set(preprocessing) - PREPROCESSING_KEYS
-    if unknown:
-        raise ValueError(f"Invalid value for argument `preprocessing`: unknown key {sorted(unknown)[0]!r}; "
-                         f"valid keys: {', '.join(sorted(PREPROCESSING_KEYS))}.")
-    result = {}
-    for key, value in preprocessing.items():
-        if value is None:
-            result[key] = None
-        elif key in ("mean", "scale"):
-            values = np.asarray(value, dtype=np.float64)
-            if values.ndim != 1 or not np.isfinite(values).all() or (key == "scale" and (values <= 0).any()):
-                raise ValueError(f"Invalid value for preprocessing `{key}`: expected finite numbers, one per "
-                                 f"feature{' (positive)' if key == 'scale' else ''}.")
-            result[key] = values.tolist()
-        elif key in ("feature_names", "class_labels"):
-            if not isinstance(value, (list, tuple)) or not all(
-                    isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-                raise ValueError(f"Invalid value for preprocessing `{key}`: expected a list of strings or numbers.")
-            if key == "feature_names" and not all(isinstance(v, str) for v in value):
-                raise ValueError("Invalid value for preprocessing `feature_names`: expected a list of strings.")
-            result[key] = [v.item() if hasattr(v, "item") else v for v in value]
-        elif key == "task" and value not in ("classification", "regression", "multilabel"):
-            raise ValueError(f"Invalid value for preprocessing `task`: expected 'classification', 'regression' "
-                             f"or 'multilabel'. Received: {value!r}.")
-        elif key in ("target", "task") and not isinstance(value, str):
-            raise ValueError(f"Invalid value for preprocessing `{key}`: expected a string.")
-        else:
-            result[key] = value
-    lengths = {k: len(result[k]) for k in ("feature_names", "mean", "scale") if result.get(k) is not None}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"Invalid preprocessing: feature_names, mean and scale need one entry per feature. "
-                         f"Received lengths {lengths}.")
-    return result
-=======
     return check_spec(preprocessing, model)
->>>>>>> issue-17
