@@ -364,7 +364,7 @@ def test_a_fitted_pipeline_saves_to_one_file_and_predicts_exactly(tmp_path):
     inputs, errors = prepare_inputs(model, tabular.read_table(tmp_path / "x.csv"))
     assert not errors
     np.testing.assert_array_equal(inputs, pipe[0].transform(x))
-    np.testing.assert_array_equal(model.predict(inputs), pipe.predict_proba(x).astype(np.float32))
+    np.testing.assert_array_equal(model.predict(inputs), pipe.predict_proba(x).astype(model.dtype))
     pytest.importorskip("onnxruntime")
     from mlplab.files.onnx import export_onnx, onnx_session
 
