@@ -24,6 +24,15 @@ def model_file(model) -> tuple[bytes, str]:
             return handle.read(), "playground.safetensors"
 
 
+def onnx_file(model) -> tuple[bytes, str]:
+    """(bytes, file name) of `model` as ONNX (the Features layer as graph ops); needs mlplab[onnx]."""
+    with tempfile.TemporaryDirectory(prefix="mlplab-playground-") as folder:
+        path = os.path.join(folder, "playground.onnx")
+        model.export_onnx(path)
+        with open(path, "rb") as handle:
+            return handle.read(), "playground.onnx"
+
+
 def _layers_code(config: dict, n_outputs: int) -> list[str]:
     regularizer = ""
     if config["regularization"] != "none" and config["regularization_rate"] > 0:
