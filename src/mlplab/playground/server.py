@@ -306,8 +306,9 @@ def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
-    """Serve the playground on host:port (0: a free port) until Ctrl-C; prints the URL, opens a browser."""
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, lesson: str | None = None) -> None:
+    """Serve the playground on host:port (0: a free port) until Ctrl-C; prints the URL (of `lesson`'s guided
+    page when given), opens a browser."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -319,6 +320,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> 
         raise ValueError(f"Invalid value for argument `--port`: cannot listen on {host}:{port} ({err.strerror}). "
                          "Pick another port, or leave --port out for a free one.") from None
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
+    if lesson is not None:
+        from urllib.parse import quote
+
+        url += "#" + quote(json.dumps({"lesson": lesson}))
     print(f"mlplab playground: {url}  (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: listening beyond this machine; anyone who can reach it can use the playground.", flush=True)
