@@ -260,8 +260,8 @@ function receive(message) {
       showLosses(message.task, message.config.loss);
       history.replaceState(null, "", "#" + encodeURIComponent(JSON.stringify(shareable(page.config))));
       buildDiagram();
-      showTable(message);
       showLessonPanel();
+      showTable(message);  // after the lesson panel: a table hides the feature boxes whatever the lesson says
       showMessage(page.pendingMessage || "");
       page.pendingMessage = null;
       for (const id of ["play", "step", "reset", "explain"]) $(id).disabled = false;
