@@ -415,7 +415,7 @@ function showLessonNumbers(live) {
 // ---------------------------------------------------------------------------------- tables ----
 function showTable(data) {
   const table = data.table;
-  $("slice").hidden = !table;
+  $("slice").hidden = !table || data.features.length < 2;  // one column: the curve along it needs no slice
   hideControl("features", table);
   if (!table) return;
   const names = data.features;
