@@ -264,3 +264,14 @@ def test_each_lesson_reaches_its_outcome(name):
             if session.snapshot()["lesson"]["reached"]:
                 break
         assert session.snapshot()["lesson"]["reached"], (name, index, session.metrics())
+
+
+def test_the_doctor_names_saturated_units_only_while_the_network_still_errs():
+    session = Session({"dataset": "circle", **SMALL, "layers": [{"units": 4, "activation": "sigmoid"}]})
+    session.train_epochs(1)
+    dense = session.model.layers[1]
+    weight, bias = dense.get_weights()
+    dense.set_weights([weight, np.full_like(bias, 50.0)])  # every unit pinned at 1
+    metrics = session.metrics()
+    assert [f for f in session.doctor(metrics) if f["problem"] == "Saturated units"]
+    assert not [f for f in session.doctor({**metrics, "train_accuracy": 1.0}) if f["problem"] == "Saturated units"]

@@ -39,7 +39,7 @@ def diagnose(session, metrics: dict) -> list:
     if not session.epoch:
         return findings
     findings += _gradient_findings(metrics.get("gradient_norms") or [], metrics.get("gradient_ratio"))
-    findings += _activation_findings(session)
+    findings += _activation_findings(session, metrics)
     return findings
 
 
@@ -60,8 +60,11 @@ def _gradient_findings(norms: list, ratio) -> list:
     return findings
 
 
-def _activation_findings(session) -> list:
-    """Dead ReLU units and saturated sigmoid/tanh layers, from a forward pass over the training points."""
+def _activation_findings(session, metrics: dict) -> list:
+    """Dead ReLU units and saturated sigmoid/tanh layers, from a forward pass over the training points.
+    Saturation counts only while the network still errs: a network that fits its data may well be confident."""
+    accuracy = metrics.get("train_accuracy")
+    still_learning = accuracy is None or accuracy < 0.95
     findings = []
     x = session.x_train.astype(session.model.dtype)
     hidden = 0
@@ -86,7 +89,7 @@ def _activation_findings(session) -> list:
             elif name in ("Sigmoid", "Tanh"):
                 low, high = (0.01, 0.99) if name == "Sigmoid" else (-0.99, 0.99)
                 saturated = float(np.mean((x < low) | (x > high)))
-                if saturated >= SATURATED_FRACTION:
+                if saturated >= SATURATED_FRACTION and still_learning:
                     findings.append(_finding(
                         "Saturated units",
                         f"{saturated:.0%} of hidden layer {hidden}'s {name.lower()} outputs sit at their limits, "

@@ -327,6 +327,7 @@ class Session:
                     self.epoch += 1
                     if not all(np.isfinite(w).all() for w in self.model.get_weights()):
                         raise FloatingPointError("the weights are no longer finite numbers")
+            self.diverged = None  # a step that went through: the last divergence is history
         except (FloatingPointError, OverflowError) as err:
             self.model, self.epoch = saved, saved_epoch
             self.diverged = str(err)
