@@ -2,8 +2,12 @@
 explain with the page's own optimizer, model import and ONNX export, and hostile or diverging input."""
 import base64
 import json
+import os
 import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -275,3 +279,31 @@ def test_the_doctor_names_saturated_units_only_while_the_network_still_errs():
     metrics = session.metrics()
     assert [f for f in session.doctor(metrics) if f["problem"] == "Saturated units"]
     assert not [f for f in session.doctor({**metrics, "train_accuracy": 1.0}) if f["problem"] == "Saturated units"]
+
+
+def test_the_exported_scripts_settings_come_back_into_the_page():
+    settings = {"dataset": "moons", "n_samples": 80, "noise": 10, "seed": 3, "optimizer": "momentum",
+                "learning_rate": 0.1, "features": ["x1", "x2", "x1*x2"], "dropout": 0.1,
+                "layers": [{"units": 5, "activation": "elu"}, {"units": 3, "activation": "sigmoid"}]}
+    script = Session(settings).script()
+    with TestClient(create_app()).websocket_connect("/ws") as ws:
+        ws.receive_json()
+        ws.send_json({"type": "config", "config": {"dataset": "xor", **SMALL}})
+        receive_until(ws, "update")
+        ws.send_json({"type": "import_script", "text": script})
+        config = receive_until(ws, "data")["config"]
+        assert {key: config[key] for key in settings} == settings
+        ws.send_json({"type": "import_script", "text": "import os\nos.system('echo no')\n"})
+        assert "no readable settings line" in receive_until(ws, "error")["message"]
+
+
+def test_the_exported_script_of_a_table_retrains_the_same_network(tmp_path):
+    session = Session(table_config(table_csv(n_rows=40, n_features=3), layers=[{"units": 4, "activation": "relu"}]))
+    session.train_epochs(4)
+    (tmp_path / "playground_model.py").write_text(session.script())
+    run = subprocess.run([sys.executable, "playground_model.py"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(Path(ml.__file__).parents[1])})
+    assert run.returncode == 0, run.stderr
+    assert f"test loss {session.metrics()['test_loss']:.4f}" in run.stdout, run.stdout
+    model = ml.load_model(tmp_path / "playground_model.safetensors")
+    assert model.preprocessing["feature_names"] == ["f0", "f1", "f2"]

@@ -40,8 +40,15 @@ def load_bytes(encoded) -> "ml.Sequential":
             raise ImportRefused(f"import: this is not a model file mlplab can load ({err}).") from None
 
 
+ACTIVATION_NAMES = {"ReLU": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Linear": "linear", "LeakyReLU": "leaky_relu",
+                    "ELU": "elu", "Softplus": "softplus", "Softmax": "softmax"}
+
+
 def _activation_name(layer) -> str:
-    return layer.get_config()["activation"]
+    kind = type(layer.activation).__name__
+    if kind not in ACTIVATION_NAMES:
+        raise ImportRefused(f"import: layer {layer.name!r} uses the activation {kind}, which the page does not offer.")
+    return ACTIVATION_NAMES[kind]
 
 
 def settings_from_model(model, current: dict) -> dict:

@@ -89,6 +89,14 @@ class Connection:
             config.pop("task", None)
             await self.handle({"type": "config", "config": config})
             return
+        if kind == "import_script":  # an exported playground_model.py: its settings line, read as JSON
+            from mlplab.playground.export import settings_from_script
+
+            text = message.get("text")
+            if isinstance(text, str) and _depth(text) > MAX_JSON_DEPTH:
+                raise PlaygroundError(f"import: the script's settings are nested deeper than {MAX_JSON_DEPTH} levels.")
+            await self.handle({"type": "config", "config": settings_from_script(text)})
+            return
         if kind == "lesson":
             from mlplab.playground.lessons import lesson_page
 
@@ -136,7 +144,7 @@ class Connection:
                 text = await asyncio.to_thread(self.session.explain)
             await self.send({"type": "explain", "text": text})
         else:
-            raise PlaygroundError(f"type: expected config, upload, lesson, view, import, play, pause, step, reset or "
+            raise PlaygroundError(f"type: expected config, upload, lesson, view, import, import_script, play, pause, step, reset or "
                                   f"explain; "
                                   f"received {kind!r}.")
 

@@ -159,8 +159,9 @@ function wireControls() {
     const file = e.target.files[0];
     e.target.value = "";
     if (!file) return;
-    if (file.size > 280000) return showMessage(`The model file is too large for the page: at most 280 kB (this one has ${Math.round(file.size / 1000)} kB).`);
-    send({type: "import", model: toBase64(await file.arrayBuffer())});
+    if (file.size > 280000) return showMessage(`The file is too large for the page: at most 280 kB (this one has ${Math.round(file.size / 1000)} kB).`);
+    if (file.name.endsWith(".py")) send({type: "import_script", text: await file.text()});  // its settings line
+    else send({type: "import", model: toBase64(await file.arrayBuffer())});
   });
   document.addEventListener("keydown", (e) => {  // P play/pause, S step, R reset, when not typing in a field
     if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) || $("play").disabled) return;
