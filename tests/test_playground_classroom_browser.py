@@ -29,7 +29,7 @@ def upload(page, name, content):
         files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
 
 
-def play_until(page, condition, timeout=60_000):
+def play_until(page, condition, timeout=90_000):
     page.get_by_role("button", name="Play", exact=True).click()
     page.wait_for_function(condition, timeout=timeout)
     page.get_by_role("button", name="Pause", exact=True).click()
@@ -44,7 +44,8 @@ def test_each_lesson_page_runs_and_reaches_its_outcome(browser, url, name, tmp_p
     assert page.get_by_role("region", name=title).is_visible() and page.get_by_label("Lesson", exact=True).input_value() == name
     steps = page.evaluate("window.playground.lesson.steps.length")
     for index in range(steps):
-        page.wait_for_function(f"window.playground.data && window.playground.data.config.lesson_step === {index}")
+        page.wait_for_function(f"window.playground.data && window.playground.data.config.lesson_step === {index} "
+                               "&& window.playground.last && window.playground.last.epoch === 0")
         assert page.locator("#lesson-step-label").text_content() == f"Step {index + 1} of {steps}"
         hidden = page.evaluate("window.playground.lesson.hide")
         if "schedule" in hidden:

@@ -385,6 +385,7 @@ function showLessonPanel() {
   $("lesson-step-label").textContent = `Step ${index + 1} of ${steps.length}`;
   $("lesson-text").textContent = steps[index].text;
   $("lesson-outcome").textContent = "";
+  $("lesson-outcome").dataset.reached = "no";  // a new step starts unreached
   $("lesson-previous").disabled = index === 0;
   $("lesson-next").disabled = index === steps.length - 1;
 }
