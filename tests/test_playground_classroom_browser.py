@@ -114,6 +114,10 @@ def test_an_exported_model_imported_back_restores_the_same_predictions(browser, 
     page.wait_for_function(f"window.playground.data.config.optimizer === 'adam' && {json.dumps(exported)}"
                            ".every((v, i) => Math.abs(v - window.playground.last.output[i]) < 1e-9)")
     assert page.get_by_role("alert").text_content() == ""
+    page.get_by_role("button", name="Explain one step").click()  # with the page's own optimizer, Adam
+    page.wait_for_function("document.getElementById('explain-text').textContent.startsWith('Optimizer on this page: Adam')")
+    assert "m̂ = [" in page.locator("#explain-text").text_content()
+    page.get_by_role("button", name="Close").click()
     assert not errors, errors
     page.context.close()
 
