@@ -50,6 +50,8 @@ def test_each_lesson_page_runs_and_reaches_its_outcome(browser, url, name, tmp_p
         hidden = page.evaluate("window.playground.lesson.hide")
         if "schedule" in hidden:
             assert not page.get_by_label("Schedule", exact=True).is_visible()  # controls the lesson does not need
+        if "features" in hidden:
+            assert not page.get_by_role("group", name="Input features").is_visible()
         play_until(page, "document.getElementById('lesson-outcome').dataset.reached === 'yes'")
         assert page.get_by_role("status", name="Lesson outcome").text_content().startswith("Outcome reached")
         table = page.get_by_role("table", name="The lecture's numbers and the live ones")

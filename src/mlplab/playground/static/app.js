@@ -368,6 +368,7 @@ function hideControl(id, hidden) {
   for (const label of document.querySelectorAll(`label[for="${id}"]`)) label.hidden = hidden;
   const field = element.closest(".field") || (id === "batch-norm" ? $("batch-norm-field") : null);
   if (field) field.hidden = hidden;
+  if (id === "upload") $("upload-limits").hidden = hidden;
 }
 
 const LESSON_CONTROLS = ["schedule", "regularization", "regularization-rate", "dropout", "batch-norm", "noise",
@@ -418,7 +419,8 @@ function showLessonNumbers(live) {
 function showTable(data) {
   const table = data.table;
   $("slice").hidden = !table || data.features.length < 2;  // one column: the curve along it needs no slice
-  hideControl("features", table);
+  const lessonHides = !!(data.config.lesson && page.lesson && page.lesson.hide.includes("features"));
+  hideControl("features", table || lessonHides);
   if (!table) return;
   const names = data.features;
   for (const [id, key] of [["axis-x", "x"], ["axis-y", "y"]]) {
