@@ -307,3 +307,21 @@ def test_the_exported_script_of_a_table_retrains_the_same_network(tmp_path):
     assert f"test loss {session.metrics()['test_loss']:.4f}" in run.stdout, run.stdout
     model = ml.load_model(tmp_path / "playground_model.safetensors")
     assert model.preprocessing["feature_names"] == ["f0", "f1", "f2"]
+
+
+def test_the_cli_opens_a_lesson_page_and_refuses_an_unknown_lesson():
+    env = {**os.environ, "PYTHONPATH": str(Path(ml.__file__).parents[1])}
+    process = subprocess.Popen([sys.executable, "-m", "mlplab", "playground", "--no-browser", "--lesson",
+                                "vanishing-gradient"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    fragment = re.search(r"http://127\.0\.0\.1:\d+/#(\S+)", line).group(1)
+    from urllib.parse import unquote
+
+    assert json.loads(unquote(fragment)) == {"lesson": "vanishing-gradient"}
+    refused = subprocess.run([sys.executable, "-m", "mlplab", "playground", "--lesson", "mnist"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "expected one of logic-gates-xor" in refused.stderr
