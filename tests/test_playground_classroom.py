@@ -163,6 +163,10 @@ def test_a_learning_rate_of_10_diverges_and_the_doctor_names_it():
         assert update["epoch"] == 0 and update["output"] == before["output"]  # put back as it was
         problems = [finding["problem"] for finding in update["doctor"]]
         assert problems[0] == "Divergence" and "learning rate of 10" in update["doctor"][0]["why"]
+        ws.send_json({"type": "play"})  # playing diverges the same way: paused, with a user error
+        error = receive_until(ws, "error")["message"]
+        assert "diverged" in error and "Internal error" not in error
+        assert receive_until(ws, "status")["playing"] is False
 
 
 def test_the_doctor_names_the_vanishing_gradient_of_8_sigmoid_layers_not_of_relu():
