@@ -172,6 +172,8 @@ def test_the_page_fits_the_screen_with_the_largest_network(browser, url, width, 
         for index in (0, nodes.count() - 1):  # the first input and the output neuron are drawn inside
             box = nodes.nth(index).bounding_box()
             assert diagram["x"] <= box["x"] and box["x"] + box["width"] <= diagram["x"] + diagram["width"] + 0.5
+        last = nodes.nth(2 + 8 * 32 - 1).bounding_box()  # the lowest neuron of the last hidden layer: on screen
+        assert last["y"] + last["height"] <= height, mode
         page.screenshot(path=str(tmp_path / f"playground-{width}x{height}-{mode}.png"))
     page.evaluate("document.activeElement.blur()")
     page.keyboard.press("s")  # keyboard operable: S steps, P plays and pauses

@@ -578,13 +578,18 @@ function fitGeometry(sizes) {
   const available = Math.max(200, $("diagram").clientWidth || 400);
   LEFT = 52;
   COLUMN = Math.min(110 * scale, (available - LEFT - 60) / Math.max(1, sizes.length - 1));  // 60: the output label
-  ROW = Math.min(44 * scale, MAX_DIAGRAM_HEIGHT * scale / Math.max(...sizes));
+  const controls = $("layer-controls");  // laid out first: their height moves the diagram's top
+  controls.style.setProperty("--column", `${COLUMN}px`);
+  controls.classList.toggle("narrow", COLUMN < 80);
+  const top = $("diagram").getBoundingClientRect().top + window.scrollY;  // fit the window's height too
+  const room = Math.max(200, Math.min(MAX_DIAGRAM_HEIGHT * scale, window.innerHeight - top - 16));
+  ROW = Math.min(44 * scale, room / Math.max(...sizes));
   NODE = Math.max(6, Math.min(36 * scale, ROW - 4, COLUMN * 0.4));
+  controls.style.paddingLeft = `${Math.max(0, LEFT + COLUMN + NODE / 2 - COLUMN / 2)}px`;
 }
 
 function columns() {
-  const sizes = [page.data.features.length, ...page.data.config.layers.map((l) => l.units), page.data.n_outputs];
-  return sizes;
+  return [page.data.features.length, ...page.data.config.layers.map((l) => l.units), page.data.n_outputs];
 }
 
 function nodePosition(column, row, count, height) {
@@ -596,10 +601,6 @@ function buildDiagram() {
   const diagram = $("diagram");
   const sizes = columns();
   fitGeometry(sizes);
-  const controls = $("layer-controls");
-  controls.style.setProperty("--column", `${COLUMN}px`);
-  controls.classList.toggle("narrow", COLUMN < 80);
-  controls.style.paddingLeft = `${Math.max(0, LEFT + COLUMN + NODE / 2 - COLUMN / 2)}px`;
   const height = Math.max(...sizes) * ROW + 8, width = LEFT + (sizes.length - 1) * COLUMN + NODE + 10;
   diagram.style.height = `${height}px`;
   const svgNS = "http://www.w3.org/2000/svg";
