@@ -41,7 +41,7 @@ SMALL = {"n_samples": 60, "layers": [{"units": 3, "activation": "tanh"}]}
     ({"loss": "sparse_categorical_crossentropy"}, "loss: for a binary task"),
     ({"dataset": "custom", "points": [[0, 0, 1]]}, "add at least 4 points"),
     ({"dataset": "custom", "points": [[0, 0, 1]] * 5}, "every point has the same label"),
-    ({"dataset": "custom", "points": [[0, "x", 1]] * 5}, "points: expected [x1, x2, label]"),
+    ({"dataset": "custom", "points": [[0, "x", 1]] * 5}, "points: expected rows of 3 finite numbers (x1, x2, label)"),
     ({"eval": "1"}, "unknown names ['eval']"),
 ])
 def test_bad_settings_get_a_message_naming_the_setting(settings, message):
@@ -93,7 +93,7 @@ def test_csv_upload_is_parsed_checked_and_capped():
     x, y = playground_data.parse_csv("x1,x2,label\n1,2,0\n3,4,1\n-1,0.5,1\n2,2,0\n")
     np.testing.assert_array_equal(x, [[1, 2], [3, 4], [-1, 0.5], [2, 2]])
     np.testing.assert_array_equal(y, [0, 1, 1, 0])
-    with pytest.raises(ValueError, match="line 3: expected three numbers"):
+    with pytest.raises(ValueError, match="line 3: expected 3 numbers"):
         playground_data.parse_csv("1,2,0\n3,4,1\nos.system('x'),1,1\n")
     with pytest.raises(ValueError, match="expected 3 columns"):
         playground_data.parse_csv("1,2\n")

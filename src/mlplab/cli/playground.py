@@ -1,4 +1,5 @@
-"""`mlplab playground [--port N] [--host 127.0.0.1] [--no-browser]`: start the playground's local server."""
+"""`mlplab playground [--lesson NAME] [--port N] [--host 127.0.0.1] [--no-browser]`: start the playground's local
+server, optionally opening a lesson's guided page."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,12 @@ import argparse
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("playground", help="open the browser playground: build, train and look inside "
                                                       "a network (needs: pip install 'mlplab[playground]')",
-                                   epilog="examples:\n  mlplab playground\n  mlplab playground --port 8000 --no-browser")
+                                   epilog="examples:\n  mlplab playground\n  mlplab playground --lesson logic-gates-xor\n"
+                                          "  mlplab playground --port 8000 --no-browser",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lesson", type=_lesson, default=None,
+                        help="open a lecture as a guided page: logic-gates-xor, hidden-space, relu-approximation, "
+                             "vanishing-gradient, overfitting-regularization")
     parser.add_argument("--port", type=_port, default=0, help="port to listen on; 0 picks a free one")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on; 127.0.0.1 is this machine only")
     parser.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
@@ -25,6 +31,14 @@ def _port(text: str) -> int:
     return port
 
 
+def _lesson(text: str) -> str:
+    from mlplab.playground.lessons import lesson_names
+
+    if text not in lesson_names():
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(lesson_names())}; received {text!r}")
+    return text
+
+
 def run(args) -> int:
     try:
         import starlette  # noqa: F401
@@ -35,7 +49,7 @@ def run(args) -> int:
     from mlplab.playground.server import serve
 
     try:
-        serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+        serve(host=args.host, port=args.port, open_browser=not args.no_browser, lesson=args.lesson)
     except KeyboardInterrupt:
         pass
     return 0

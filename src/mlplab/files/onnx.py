@@ -179,7 +179,11 @@ class _GraphBuilder:
 def _export_layer(graph, layer, current, shape):
     from mlplab.core.layers import Activation, BatchNormalization, Dense, Dropout, Flatten
 
+    from mlplab.core.features import Features
+
     kind = type(layer)
+    if kind is Features:
+        return _export_features(graph, layer, current)
     if kind is Dense:
         inputs = [current, graph.constant(f"{layer.name}/weight", layer.params["weight"])]
         if layer.use_bias:
@@ -203,7 +207,26 @@ def _export_layer(graph, layer, current, shape):
         scaled = graph.node("Mul", [current, graph.constant(f"{layer.name}/folded_scale", a)])
         return graph.node("Add", [scaled, graph.constant(f"{layer.name}/folded_shift", b)])
     raise ValueError(f"Cannot export layer {layer.name!r} of type {kind.__name__} to ONNX: supported layers are "
-                     "Dense, Activation, Dropout, BatchNormalization and Flatten.")
+                     "Features, Dense, Activation, Dropout, BatchNormalization and Flatten.")
+
+
+def _export_features(graph, layer, current):
+    """The playground's `Features` layer as graph ops: x1 and x2 gathered from the input, each feature built
+    from them (Mul for squares and products, Sin for sines), concatenated in the layer's order."""
+    columns = {}
+    for index, name in enumerate(("x1", "x2")):
+        where = graph.constant(f"{layer.name}/{name}_index", np.array([index]), dtype=np.int64)
+        columns[name] = graph.node("Gather", [current, where], axis=1)
+    ops = {"x1": lambda: columns["x1"], "x2": lambda: columns["x2"],
+           "x1^2": lambda: graph.node("Mul", [columns["x1"], columns["x1"]]),
+           "x2^2": lambda: graph.node("Mul", [columns["x2"], columns["x2"]]),
+           "x1*x2": lambda: graph.node("Mul", [columns["x1"], columns["x2"]]),
+           "sin(x1)": lambda: graph.node("Sin", [columns["x1"]]), "sin(x2)": lambda: graph.node("Sin", [columns["x2"]])}
+    unknown = [name for name in layer.features if name not in ops]
+    if unknown:
+        raise ValueError(f"Cannot export feature {unknown[0]!r} of layer {layer.name!r} to ONNX.")
+    parts = [ops[name]() for name in layer.features]
+    return parts[0] if len(parts) == 1 else graph.node("Concat", parts, axis=1)
 
 
 def _export_activation(graph, activation, current, where):

@@ -5,11 +5,12 @@
 """
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
-    """Run the playground server until interrupted (port 0: a free port); prints the URL."""
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, lesson: str | None = None) -> None:
+    """Run the playground server until interrupted (port 0: a free port); prints the URL. lesson: open that
+    lecture's guided page (see `mlplab.playground.lessons.lesson_names()`)."""
     from mlplab.playground.server import serve as _serve
 
-    _serve(host=host, port=port, open_browser=open_browser)
+    _serve(host=host, port=port, open_browser=open_browser, lesson=lesson)
 
 
 __all__ = ["serve"]

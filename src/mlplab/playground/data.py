@@ -32,6 +32,8 @@ DATASETS = {
 MAX_SAMPLES = 2000
 MAX_CLASSES = 8
 MAX_UPLOAD_BYTES = 200_000
+MAX_COLUMNS = 16  # feature columns of an uploaded table
+MAX_MAGNITUDE = 1e6  # |value| in an upload; beyond it float32 training is not meaningful
 
 
 def make_dataset(name: str, n_samples: int = 400, noise: float = 0.0, seed: int = 0):
@@ -95,33 +97,55 @@ def split(x, y, train_ratio: float, seed: int):
 
 
 def parse_csv(text: str):
-    """Rows "x1,x2,label" (a header line is skipped) -> x (n, 2) float64, y (n,) float64.
+    """Rows "x1,x2,label" (a header line is skipped) -> x (n, 2) float64, y (n,) float64 (see `parse_table`)."""
+    columns, x, y = parse_table(text, n_features=2)
+    return x, y
 
-    Size-capped and checked: every value must be a finite number; never evaluated.
+
+def parse_table(text: str, n_features: int | None = None):
+    """A CSV of numeric feature columns then a label column -> (feature names, x (n, k) float64, y (n,) float64).
+
+    An optional header names the columns (else x1, x2, ...); at most MAX_COLUMNS features. Size-capped and
+    checked: every value must be a finite number within ±MAX_MAGNITUDE; never evaluated. n_features fixes k.
     """
     if not isinstance(text, str):
         raise invalid("csv", "the text of a CSV file", text)
-    if len(text.encode("utf-8")) > MAX_UPLOAD_BYTES:
+    size = len(text.encode("utf-8"))
+    if size > MAX_UPLOAD_BYTES:
         raise ValueError(f"The CSV file is too large: at most {MAX_UPLOAD_BYTES // 1000} kB are accepted "
-                         f"(received {len(text.encode('utf-8')) // 1000} kB).")
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    values = []
-    for number, row in enumerate(rows, start=1):
-        if len(row) != 3:
-            raise ValueError(f"CSV line {number}: expected 3 columns (x1, x2, label), found {len(row)}.")
+                         f"(received {size // 1000} kB).")
+    rows = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+            if any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError("The CSV file is empty: expected feature columns and a label column.")
+    width = len(rows[0][1]) if n_features is None else n_features + 1
+    if not 2 <= width <= MAX_COLUMNS + 1:
+        raise ValueError(f"CSV line {rows[0][0]}: expected 2 to {MAX_COLUMNS + 1} columns (features, then the "
+                         f"label), found {width}.")
+    names, values = [f"x{i}" for i in range(1, width)], []
+    for index, (number, row) in enumerate(rows):
+        if len(row) != width:
+            what = "x1, x2, label" if width == 3 else f"{width - 1} features and a label"
+            raise ValueError(f"CSV line {number}: expected {width} columns ({what}), found {len(row)}.")
         try:
             parsed = [float(cell) for cell in row]
         except ValueError:
-            if number == 1 and not values:
+            if index == 0:
+                names = [cell.strip() or f"x{i}" for i, cell in enumerate(row[:-1], start=1)]
                 continue  # a header line
-            raise ValueError(f"CSV line {number}: expected three numbers, found {row!r}.") from None
+            raise ValueError(f"CSV line {number}: expected {width} numbers, found {row!r}.") from None
         if not np.isfinite(parsed).all():
             raise ValueError(f"CSV line {number}: values must be finite numbers, found {row!r}.")
+        if max(abs(v) for v in parsed) > MAX_MAGNITUDE:
+            raise ValueError(f"CSV line {number}: values must lie within ±{MAX_MAGNITUDE:g} (rescale the column), "
+                             f"found {row!r}.")
         values.append(parsed)
     if len(values) < 4 or len(values) > MAX_SAMPLES:
         raise ValueError(f"The CSV file must hold between 4 and {MAX_SAMPLES} data rows; it has {len(values)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"CSV header: the column names must be distinct; found {names!r}.")
     array = np.array(values, dtype=np.float64)
-    return array[:, :2], array[:, 2]
+    return names, array[:, :-1], array[:, -1]
 
 
 def infer_task(y) -> str:

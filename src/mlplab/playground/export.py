@@ -3,10 +3,12 @@ rebuilds the same data and network with mlplab and retrains it offline."""
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 
 SCRIPT_EPOCHS_WHEN_UNTRAINED = 300
+SETTINGS_MARK = "# mlplab playground settings: "  # the line Import reads back (JSON, never executed)
 
 
 def model_file(model) -> tuple[bytes, str]:
@@ -24,12 +26,40 @@ def model_file(model) -> tuple[bytes, str]:
             return handle.read(), "playground.safetensors"
 
 
+def settings_from_script(text) -> dict:
+    """The page's settings from an exported script: the JSON on its settings line (the script is never run)."""
+    if not isinstance(text, str):
+        raise ValueError("import: expected the text of an exported playground_model.py.")
+    for line in text.splitlines():
+        if line.startswith(SETTINGS_MARK):
+            try:
+                settings = json.loads(line[len(SETTINGS_MARK):])
+            except (json.JSONDecodeError, RecursionError):
+                break
+            if isinstance(settings, dict):
+                return settings
+            break
+    raise ValueError(f"import: this script has no readable settings line ({SETTINGS_MARK.strip()} ...); "
+                     "export the code from the page again.")
+
+
+def onnx_file(model) -> tuple[bytes, str]:
+    """(bytes, file name) of `model` as ONNX (the Features layer as graph ops); needs mlplab[onnx]."""
+    with tempfile.TemporaryDirectory(prefix="mlplab-playground-") as folder:
+        path = os.path.join(folder, "playground.onnx")
+        model.export_onnx(path)
+        with open(path, "rb") as handle:
+            return handle.read(), "playground.onnx"
+
+
 def _layers_code(config: dict, n_outputs: int) -> list[str]:
     regularizer = ""
     if config["regularization"] != "none" and config["regularization_rate"] > 0:
         kind = {"l1": "L1", "l2": "L2"}[config["regularization"]]
         regularizer = f", kernel_regularizer=ml.{kind}({config['regularization_rate']!r})"
     lines = [f"    ml.Features({config['features']!r}),  # computes the chosen inputs from the raw point (x1, x2)"]
+    if len(config["columns"]) != 2:  # a table: its standardized columns go in directly
+        lines = []
     for spec in config["layers"]:
         if config["batch_norm"]:
             lines += [f"    ml.Dense({spec['units']}{regularizer}),", "    ml.BatchNormalization(),",
@@ -41,6 +71,16 @@ def _layers_code(config: dict, n_outputs: int) -> list[str]:
     output = {"binary": "sigmoid", "multiclass": "softmax", "regression": "linear"}[config["task"]]
     lines.append(f"    ml.Dense({n_outputs}, {output!r}{regularizer}),")
     return lines
+
+
+def _standardize_code(config: dict) -> list[str]:
+    """A table's columns, standardized with the training split's statistics, as the page does."""
+    if len(config["columns"]) == 2:
+        return []
+    return ["mean, scale = x_train.mean(axis=0), x_train.std(axis=0)",
+            "scale[scale == 0] = 1.0",
+            "x_train, x_test = (x_train - mean) / scale, (x_test - mean) / scale",
+            f"PREPROCESSING = {{'feature_names': {config['columns']!r}, 'mean': mean.tolist(), 'scale': scale.tolist()}}"]
 
 
 def _optimizer_code(config: dict) -> list[str]:
@@ -68,8 +108,8 @@ def script(config: dict, epoch: int, n_outputs: int = 1, n_train: int | None = N
     if config["dataset"] == "custom":
         rows = ",\n".join(f"    {point!r}" for point in config["points"])
         cast = "float" if task == "regression" else "int"
-        data = [f"POINTS = np.array([\n{rows},\n])  # your clicked or uploaded points: x1, x2, label",
-                f"x, y = POINTS[:, :2], POINTS[:, 2].astype({cast})"]
+        data = [f"POINTS = np.array([\n{rows},\n])  # your points: {', '.join(config['columns'])}, label",
+                f"x, y = POINTS[:, :-1], POINTS[:, -1].astype({cast})"]
     else:
         data = [f"x, y = make_dataset({config['dataset']!r}, n_samples={config['n_samples']}, "
                 f"noise={config['noise'] / 100!r}, seed=SEED)"]
@@ -80,6 +120,7 @@ def script(config: dict, epoch: int, n_outputs: int = 1, n_train: int | None = N
         "",
         "Run: python playground_model.py   (needs only mlplab: pip install mlplab)",
         '"""',
+        SETTINGS_MARK + json.dumps({k: v for k, v in config.items() if k != "task"}, separators=(",", ":")),
         "import numpy as np",
         "",
         "import mlplab as ml",
@@ -92,6 +133,7 @@ def script(config: dict, epoch: int, n_outputs: int = 1, n_train: int | None = N
         "# The data: the same points as on the page, regenerated from the seed, on the square [-6, 6]².",
         *data,
         f"x_train, y_train, x_test, y_test = split(x, y, {config['train_ratio'] / 100!r}, SEED)",
+        *_standardize_code(config),
         "",
         "# The network: the raw point (x1, x2) in, the features computed inside the model.",
         "model = ml.Sequential([",
@@ -106,6 +148,8 @@ def script(config: dict, epoch: int, n_outputs: int = 1, n_train: int | None = N
         'print(f"after {EPOCHS} epochs: training loss {train[\'loss\']:.4f}, test loss {test[\'loss\']:.4f}")',
         *(["optimizer.learning_rate = optimizer.current_learning_rate  # a model file stores a float rate, "
            "not a schedule"] if config["schedule"] != "none" else []),
+        *(["model.preprocessing = PREPROCESSING  # mlplab predict and ONNX then take the raw columns"]
+          if len(config["columns"]) != 2 else []),
         'model.save("playground_model.safetensors")  # load with ml.load_model("playground_model.safetensors")',
         "",
     ]

@@ -32,6 +32,7 @@ MAX_MESSAGE_BYTES = 2 * playground_data.MAX_UPLOAD_BYTES  # a CSV upload plus JS
 UPDATE_RATE = 10  # updates per second, at most
 EPOCHS_PER_UPDATE = 5  # so a quick network stays watchable instead of finishing in a blink
 MAX_EPOCHS = 100_000  # training pauses itself here
+MAX_JSON_DEPTH = 8  # the deepest a message needs is 4 (config → layers → layer); more is refused unparsed
 LIMITS = {"max_layers": MAX_LAYERS, "max_units": MAX_UNITS, "max_samples": playground_data.MAX_SAMPLES,
           "max_upload_bytes": playground_data.MAX_UPLOAD_BYTES, "update_rate": UPDATE_RATE,
           "max_sessions": MAX_SESSIONS}
@@ -51,7 +52,9 @@ class Connection:
         await self.websocket.send_text(json.dumps(message, allow_nan=False, default=_plain))
 
     async def run(self) -> None:
-        await self.send({"type": "hello", "session": self.id, "limits": LIMITS})
+        from mlplab.playground.lessons import menu
+
+        await self.send({"type": "hello", "session": self.id, "limits": LIMITS, "lessons": menu()})
         while True:
             try:
                 text = await self.websocket.receive_text()
@@ -61,6 +64,9 @@ class Connection:
                 await self.handle(_parse(text))
             except (ValueError, TypeError) as err:  # PlaygroundError, or mlplab's own argument checks
                 await self.send({"type": "error", "message": str(err)})
+            except (ArithmeticError, RecursionError, MemoryError) as err:  # numbers the network cannot take
+                await self.send({"type": "error", "message": "The request could not be carried out with these "
+                                 f"numbers ({type(err).__name__}: {err}); lower the learning rate or rescale the data."})
             except Exception as err:  # a bug: keep the tab alive and say so
                 traceback.print_exc()
                 await self.send({"type": "error", "message": f"Internal error ({type(err).__name__}: {err})."})
@@ -76,11 +82,25 @@ class Connection:
                     await asyncio.to_thread(self.session.configure, message.get("config"))
             await self.send_state()
             return
-        if kind == "upload":
-            points = _points_from_csv(message.get("csv"))
-            config = dict(self.session.config if self.session else {}, dataset="custom", points=points)
+        if kind == "upload":  # a new table: a new task, so the loss goes back to the task's default
+            columns, points = _points_from_csv(message.get("csv"))
+            config = dict(self.session.config if self.session else {}, dataset="custom", points=points,
+                          columns=columns, loss="auto", lesson=None, lesson_step=0)
             config.pop("task", None)
             await self.handle({"type": "config", "config": config})
+            return
+        if kind == "import_script":  # an exported playground_model.py: its settings line, read as JSON
+            from mlplab.playground.export import settings_from_script
+
+            text = message.get("text")
+            if isinstance(text, str) and _depth(text) > MAX_JSON_DEPTH:
+                raise PlaygroundError(f"import: the script's settings are nested deeper than {MAX_JSON_DEPTH} levels.")
+            await self.handle({"type": "config", "config": settings_from_script(text)})
+            return
+        if kind == "lesson":
+            from mlplab.playground.lessons import lesson_page
+
+            await self.send({"type": "lesson", "lesson": lesson_page(message.get("name"))})
             return
         if self.session is None:
             raise PlaygroundError("Send the settings first: {\"type\": \"config\", \"config\": {...}}.")
@@ -95,21 +115,37 @@ class Connection:
             await self.send({"type": "status", "playing": False})
         elif kind == "step":
             await self.pause()
-            async with self.lock:
-                await asyncio.to_thread(self.session.train_epochs, 1)
-            await self.send_snapshot()
+            try:
+                async with self.lock:
+                    await asyncio.to_thread(self.session.train_epochs, 1)
+            finally:  # after a divergence too: the doctor's finding comes with the restored network
+                await self.send_snapshot()
             await self.send({"type": "status", "playing": False})
         elif kind == "reset":
             await self.pause()
             async with self.lock:
                 await asyncio.to_thread(self.session.reset)
             await self.send_state()
+        elif kind == "view":
+            async with self.lock:
+                self.session.set_view(message.get("view"))
+            await self.send(self.session.data_message())
+            await self.send_snapshot()
+        elif kind == "import":
+            from mlplab.playground.imports import load_bytes
+
+            await self.pause()
+            async with self.lock:
+                model = await asyncio.to_thread(load_bytes, message.get("model"))
+                await asyncio.to_thread(self.session.adopt, model)
+            await self.send_state()
         elif kind == "explain":
             async with self.lock:
                 text = await asyncio.to_thread(self.session.explain)
             await self.send({"type": "explain", "text": text})
         else:
-            raise PlaygroundError(f"type: expected config, upload, play, pause, step, reset or explain; "
+            raise PlaygroundError(f"type: expected config, upload, lesson, view, import, import_script, play, pause, step, reset or "
+                                  f"explain; "
                                   f"received {kind!r}.")
 
     async def send_state(self) -> None:
@@ -139,9 +175,10 @@ class Connection:
                 await asyncio.sleep(1 / UPDATE_RATE)
         except (WebSocketDisconnect, OSError):  # the tab went away mid-send
             self.playing = False
-        except Exception as err:  # e.g. training diverged: pause and tell the page
+        except Exception as err:  # e.g. training diverged: pause and tell the page (and the doctor)
             self.playing = False
             try:
+                await self.send_snapshot()
                 await self.send({"type": "error", "message": str(err)})
                 await self.send({"type": "status", "playing": False})
             except Exception:  # the tab is gone too
@@ -169,21 +206,40 @@ def _plain(value):
 def _parse(text: str) -> dict:
     if len(text) > MAX_MESSAGE_BYTES:
         raise PlaygroundError(f"Message too large: at most {MAX_MESSAGE_BYTES // 1000} kB.")
+    if _depth(text) > MAX_JSON_DEPTH:
+        raise PlaygroundError(f"Message nested too deeply: at most {MAX_JSON_DEPTH} levels of [ ] and {{ }}.")
     try:
         message = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise PlaygroundError("Messages must be JSON objects such as {\"type\": \"play\"}.") from None
     if not isinstance(message, dict):
         raise PlaygroundError("Messages must be JSON objects such as {\"type\": \"play\"}.")
     return message
 
 
-def _points_from_csv(text) -> list:
+def _depth(text: str) -> int:
+    """The deepest nesting of [ and { in a JSON text, outside strings (checked before parsing it)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _points_from_csv(text) -> tuple:
     try:
-        x, y = playground_data.parse_csv(text)
+        columns, x, y = playground_data.parse_table(text)
     except ValueError as err:
         raise PlaygroundError(str(err)) from None
-    return [[float(a), float(b), float(label)] for (a, b), label in zip(x.tolist(), y.tolist())]
+    return columns, [[*row, float(label)] for row, label in zip(x.tolist(), y.tolist())]
 
 
 # -- the app ------------------------------------------------------------------------------------
@@ -232,8 +288,14 @@ def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
                 content, name, media = session.script(), "playground_model.py", "text/x-python; charset=utf-8"
             elif kind == "data":
                 content, name, media = session.data_csv(), "playground_data.csv", "text/csv; charset=utf-8"
+            elif kind == "onnx":
+                try:
+                    content, name = await asyncio.to_thread(session.onnx_file)
+                except ImportError as err:
+                    return PlainTextResponse(str(err), status_code=501)
+                media = "application/octet-stream"
             else:
-                return PlainTextResponse("Unknown export: expected model, code or data.", status_code=404)
+                return PlainTextResponse("Unknown export: expected model, onnx, code or data.", status_code=404)
         return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     async def info(request):
@@ -252,8 +314,9 @@ def create_app(allowed_hosts: list[str] | None = None) -> Starlette:
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> None:
-    """Serve the playground on host:port (0: a free port) until Ctrl-C; prints the URL, opens a browser."""
+def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True, lesson: str | None = None) -> None:
+    """Serve the playground on host:port (0: a free port) until Ctrl-C; prints the URL (of `lesson`'s guided
+    page when given), opens a browser."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -265,6 +328,10 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = True) -> 
         raise ValueError(f"Invalid value for argument `--port`: cannot listen on {host}:{port} ({err.strerror}). "
                          "Pick another port, or leave --port out for a free one.") from None
     url = f"http://{host if ':' not in host else f'[{host}]'}:{sock.getsockname()[1]}/"
+    if lesson is not None:
+        from urllib.parse import quote
+
+        url += "#" + quote(json.dumps({"lesson": lesson}))
     print(f"mlplab playground: {url}  (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print("warning: listening beyond this machine; anyone who can reach it can use the playground.", flush=True)

@@ -7,7 +7,7 @@ const DEFAULTS = {
   dataset: "circle", n_samples: 400, noise: 0, train_ratio: 50, seed: 0, features: ["x1", "x2"],
   layers: [{units: 4, activation: "tanh"}, {units: 2, activation: "tanh"}], dropout: 0, batch_norm: false,
   regularization: "none", regularization_rate: 0, loss: "auto", optimizer: "adam", learning_rate: 0.03,
-  schedule: "none", batch_size: 10, points: [],
+  schedule: "none", batch_size: 10, points: [], columns: ["x1", "x2"], lesson: null, lesson_step: 0,
 };
 const LOSSES = {
   binary: [["binary_crossentropy", "cross-entropy"], ["mean_squared_error", "mean squared error"]],
@@ -25,7 +25,7 @@ const MAX_HISTORY = 3000;
 
 const page = {
   config: null, socket: null, session: null, limits: {max_layers: 8, max_units: 32}, data: null, last: null,
-  playing: false, history: null, sendTimer: null,
+  playing: false, history: null, sendTimer: null, lesson: null,
 };
 window.playground = page;  // for scripts and tests: page.last is the latest update from the server
 
@@ -146,6 +146,29 @@ function wireControls() {
     send({type: "upload", csv: await file.text()});
   });
   $("heatmap").addEventListener("click", addPoint);
+  $("lesson").addEventListener("change", (e) => e.target.value ? send({type: "lesson", name: e.target.value}) : leaveLesson());
+  $("lesson-previous").addEventListener("click", () => openStep(page.data.config.lesson_step - 1));
+  $("lesson-next").addEventListener("click", () => openStep(page.data.config.lesson_step + 1));
+  $("lesson-leave").addEventListener("click", leaveLesson);
+  $("presentation").addEventListener("change", (e) => { document.body.classList.toggle("presentation", e.target.checked); if (page.data) { buildDiagram(); if (page.last) update(page.last); } });
+  $("axis-x").addEventListener("change", (e) => sendView({x: +e.target.value}));
+  $("axis-y").addEventListener("change", (e) => sendView({y: +e.target.value}));
+  $("held").addEventListener("change", (e) => sendView({held: +e.target.value}));
+  $("held").addEventListener("input", (e) => { $("held-value").textContent = e.target.value; });
+  $("import-model").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    if (file.size > 280000) return showMessage(`The file is too large for the page: at most 280 kB (this one has ${Math.round(file.size / 1000)} kB).`);
+    if (file.name.endsWith(".py")) send({type: "import_script", text: await file.text()});  // its settings line
+    else send({type: "import", model: toBase64(await file.arrayBuffer())});
+  });
+  document.addEventListener("keydown", (e) => {  // P play/pause, S step, R reset, when not typing in a field
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) || $("play").disabled) return;
+    const key = e.key.toLowerCase();
+    if (key === "p") $("play").click(); else if (key === "s") $("step").click(); else if (key === "r") $("reset").click();
+  });
+  window.addEventListener("resize", () => { if (page.data) { buildDiagram(); if (page.last) drawNodes(page.last); } });
   $("show-test").addEventListener("change", () => drawOutput());
   $("discretize").addEventListener("change", () => drawOutput());
 }
@@ -166,7 +189,10 @@ function renderLayerControls() {
       layer.units -= 1; renderLayerControls(); sendConfig();
     });
     const count = document.createElement("div");
-    count.textContent = `${layer.units} neuron${layer.units === 1 ? "" : "s"}`;
+    const word = document.createElement("span");
+    word.className = "word";
+    word.textContent = ` neuron${layer.units === 1 ? "" : "s"}`;
+    count.append(String(layer.units), word);
     const select = document.createElement("select");
     select.setAttribute("aria-label", `Layer ${n} activation`);
     for (const [value, text] of Object.entries(ACTIVATION_NAMES)) select.add(new Option(text, value));
@@ -193,7 +219,10 @@ function showMessage(text) {
 function connect() {
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
   page.socket = socket;
-  socket.addEventListener("open", () => send({type: "config", config: page.config}));
+  socket.addEventListener("open", () => {
+    if (page.config.lesson) send({type: "lesson", name: page.config.lesson});  // its steps, then its settings
+    else send({type: "config", config: page.config});
+  });
   socket.addEventListener("message", (event) => receive(JSON.parse(event.data)));
   socket.addEventListener("close", () => {
     document.body.dataset.state = "disconnected";
@@ -211,9 +240,17 @@ function receive(message) {
     case "hello":
       page.session = message.session;
       page.limits = message.limits;
-      for (const [id, kind] of [["export-model", "model"], ["export-code", "code"], ["export-data", "data"]]) {
+      for (const [id, kind] of [["export-model", "model"], ["export-code", "code"], ["export-data", "data"],
+                                ["export-onnx", "onnx"]]) {
         $(id).href = `/api/session/${message.session}/${kind}`;
       }
+      for (const entry of message.lessons || []) $("lesson").add(new Option(entry.title, entry.name));
+      if (page.config.lesson) $("lesson").value = page.config.lesson;
+      break;
+    case "lesson":
+      page.lesson = message.lesson;
+      openStep(Math.min(page.config.lesson === message.lesson.name ? page.config.lesson_step || 0 : 0,
+                        message.lesson.steps.length - 1));
       break;
     case "data":
       page.data = message;
@@ -224,6 +261,8 @@ function receive(message) {
       showLosses(message.task, message.config.loss);
       history.replaceState(null, "", "#" + encodeURIComponent(JSON.stringify(shareable(page.config))));
       buildDiagram();
+      showLessonPanel();
+      showTable(message);  // after the lesson panel: a table hides the feature boxes whatever the lesson says
       showMessage(page.pendingMessage || "");
       page.pendingMessage = null;
       for (const id of ["play", "step", "reset", "explain"]) $(id).disabled = false;
@@ -283,6 +322,125 @@ function update(message) {
   drawOutput();
   drawNodes(message);
   drawCharts();
+  showDoctor(message.doctor || []);
+  if (message.lesson) showLessonNumbers(message.lesson);
+}
+
+// ---------------------------------------------------------------------------------- doctor ----
+function showDoctor(findings) {
+  const items = findings.map((f) => {
+    const li = document.createElement("li");
+    const strong = document.createElement("strong");
+    strong.textContent = f.problem;
+    li.append(strong, `: ${f.why} Try: ${f.fix}`);
+    return li;
+  });
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.textContent = page.last && page.last.epoch ? "No problem found: the gradients reach every layer and the units are alive."
+                                                  : "Nothing to report yet: press Step or Play.";
+    items.push(li);
+  }
+  $("doctor").replaceChildren(...items);
+}
+
+// ---------------------------------------------------------------------------------- lessons ----
+function openStep(index) {
+  const lesson = page.lesson;
+  page.config = Object.assign(structuredClone(DEFAULTS), structuredClone(lesson.steps[index].config),
+                              {lesson: lesson.name, lesson_step: index});
+  $("lesson").value = lesson.name;
+  showConfig(page.config);
+  sendConfig();
+}
+
+function leaveLesson() {
+  page.lesson = null;
+  page.config.lesson = null; page.config.lesson_step = 0;
+  $("lesson").value = "";
+  sendConfig();
+}
+
+function hideControl(id, hidden) {
+  const element = $(id);
+  if (!element) return;
+  element.hidden = hidden;
+  for (const label of document.querySelectorAll(`label[for="${id}"]`)) label.hidden = hidden;
+  const field = element.closest(".field") || (id === "batch-norm" ? $("batch-norm-field") : null);
+  if (field) field.hidden = hidden;
+  if (id === "upload") $("upload-limits").hidden = hidden;
+}
+
+const LESSON_CONTROLS = ["schedule", "regularization", "regularization-rate", "dropout", "batch-norm", "noise",
+                         "n-samples", "seed", "upload", "click-class", "train-ratio", "dataset", "features"];
+
+function showLessonPanel() {
+  const lesson = page.data && page.data.config.lesson && page.lesson && page.lesson.name === page.data.config.lesson
+    ? page.lesson : null;
+  $("lesson-panel").hidden = !lesson;
+  for (const id of LESSON_CONTROLS) hideControl(id, !!lesson && lesson.hide.includes(id));
+  if (!lesson) return;
+  const index = page.data.config.lesson_step, steps = lesson.steps;
+  $("lesson-title").textContent = lesson.title;
+  $("lesson-lecture").textContent = `Lecture: ${lesson.lecture}${lesson.topic ? ` — ${lesson.topic}` : ""}`;
+  $("lesson-step-label").textContent = `Step ${index + 1} of ${steps.length}`;
+  $("lesson-text").textContent = steps[index].text;
+  $("lesson-outcome").textContent = "";
+  $("lesson-outcome").dataset.reached = "no";  // a new step starts unreached
+  $("lesson-previous").disabled = index === 0;
+  $("lesson-next").disabled = index === steps.length - 1;
+}
+
+function formatNumber(value) {
+  if (Array.isArray(value)) return value.map(formatNumber).join(", ");
+  if (typeof value !== "number") return String(value);
+  return Math.abs(value) >= 1e4 || (value !== 0 && Math.abs(value) < 1e-3) ? value.toExponential(2) : String(+value.toPrecision(4));
+}
+
+function showLessonNumbers(live) {
+  if (!page.lesson) return;
+  const printed = Object.fromEntries(page.lesson.printed);
+  const rows = live.live.map(([label, value]) => {
+    const tr = document.createElement("tr");
+    for (const text of [label, label in printed ? formatNumber(printed[label]) : "—", formatNumber(value)]) {
+      const td = document.createElement("td"); td.textContent = text; tr.appendChild(td);
+    }
+    return tr;
+  });
+  $("lesson-numbers").tBodies[0].replaceChildren(...rows);
+  const outcome = page.lesson.steps[page.data.config.lesson_step].outcome;
+  const bound = "at_least" in outcome ? `≥ ${outcome.at_least}` : `≤ ${outcome.at_most}`;
+  $("lesson-outcome").textContent = live.reached ? `Outcome reached: ${outcome.key.replace(/_/g, " ")} ${bound}.`
+                                                 : `Goal: ${outcome.key.replace(/_/g, " ")} ${bound}.`;
+  $("lesson-outcome").dataset.reached = live.reached ? "yes" : "no";
+}
+
+// ---------------------------------------------------------------------------------- tables ----
+function showTable(data) {
+  const table = data.table;
+  $("slice").hidden = !table || data.features.length < 2;  // one column: the curve along it needs no slice
+  const lessonHides = !!(data.config.lesson && page.lesson && page.lesson.hide.includes("features"));
+  hideControl("features", table || lessonHides);
+  if (!table) return;
+  const names = data.features;
+  for (const [id, key] of [["axis-x", "x"], ["axis-y", "y"]]) {
+    const select = $(id);
+    select.replaceChildren(...names.map((name, i) => new Option(name, String(i))));
+    select.value = String(data.view[key]);
+    select.disabled = id === "axis-y" && names.length < 2;
+  }
+  $("held").value = data.view.held; $("held-value").textContent = data.view.held;
+}
+
+function sendView(view) {
+  send({type: "view", view});
+}
+
+function toBase64(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
 }
 
 // colour for a value in [-1, 1]: orange (−1) through white (0) to blue (+1), as in TensorFlow Playground
@@ -337,7 +495,10 @@ function drawAxes(ctx, canvas) {
   ctx.fillStyle = "rgba(0,0,0,0.5)"; ctx.font = "10px sans-serif";
   const e = page.data.extent;
   ctx.fillText(`${-e}`, 2, canvas.height / 2 - 3); ctx.fillText(`${e}`, canvas.width - 12, canvas.height / 2 - 3);
-  ctx.fillText("x1 →", canvas.width - 30, canvas.height / 2 + 12); ctx.fillText("x2 ↑", canvas.width / 2 + 4, 10);
+  const [nx, ny] = page.data.table ? [page.data.features[page.data.view.x], page.data.features[page.data.view.y] || ""]
+                                   : ["x1", "x2"];
+  ctx.textAlign = "right"; ctx.fillText(`${nx} →`, canvas.width - 4, canvas.height / 2 + 12); ctx.textAlign = "left";
+  ctx.fillText(`${ny} ↑`, canvas.width / 2 + 4, 10);
 }
 
 function drawPoints(ctx, canvas, points, test) {
@@ -374,15 +535,19 @@ function drawCurve(ctx, canvas) {
   ctx.strokeStyle = "rgb(245,147,34)"; ctx.lineWidth = 2.5; ctx.beginPath();
   values.forEach((y, i) => {
     const x = -e + 2 * e * i / (values.length - 1);
+    if (y == null) return;
     if (i === 0) ctx.moveTo(px(x), py(y)); else ctx.lineTo(px(x), py(y));
   });
   ctx.stroke(); ctx.lineWidth = 1;
   ctx.fillStyle = "rgba(0,0,0,0.6)"; ctx.font = "10px sans-serif";
-  ctx.fillText("x1 →   points: data, orange line: the network's prediction", 4, canvas.height - 4);
+  const name = page.data.table ? page.data.features[page.data.view.x] : "x1";
+  ctx.fillText(`${name} →   points: data, orange line: the network's prediction`, 4, canvas.height - 4);
 }
 
 function addPoint(event) {
   if (!page.data) return;
+  if (page.data.table) return showMessage("Clicking adds points only to data of two columns (x1, x2); this table has " +
+                                          `${page.data.features.length}.`);
   const canvas = $("heatmap"), rect = canvas.getBoundingClientRect(), e = page.data.extent;
   const fx = (event.clientX - rect.left) / rect.width, fy = (event.clientY - rect.top) / rect.height;
   const x1 = -e + 2 * e * fx;
@@ -404,11 +569,27 @@ function addPoint(event) {
 }
 
 // ---------------------------------------------------------------------------------- network diagram ----
-const NODE = 36, COLUMN = 110, ROW = 44, LEFT = 52;
+// The diagram's geometry, scaled so the largest network (8 layers of 32) fits the column whole.
+let NODE = 36, COLUMN = 110, ROW = 44, LEFT = 52;
+const MAX_DIAGRAM_HEIGHT = 400;
+
+function fitGeometry(sizes) {
+  const scale = document.body.classList.contains("presentation") ? 1.25 : 1;
+  const available = Math.max(200, $("diagram").clientWidth || 400);
+  LEFT = 52;
+  COLUMN = Math.min(110 * scale, (available - LEFT - 60) / Math.max(1, sizes.length - 1));  // 60: the output label
+  const controls = $("layer-controls");  // laid out first: their height moves the diagram's top
+  controls.style.setProperty("--column", `${COLUMN}px`);
+  controls.classList.toggle("narrow", COLUMN < 80);
+  const top = $("diagram").getBoundingClientRect().top + window.scrollY;  // fit the window's height too
+  const room = Math.max(200, Math.min(MAX_DIAGRAM_HEIGHT * scale, window.innerHeight - top - 16));
+  ROW = Math.min(44 * scale, room / Math.max(...sizes));
+  NODE = Math.max(6, Math.min(36 * scale, ROW - 4, COLUMN * 0.4));
+  controls.style.paddingLeft = `${Math.max(0, LEFT + COLUMN + NODE / 2 - COLUMN / 2)}px`;
+}
 
 function columns() {
-  const sizes = [page.data.features.length, ...page.data.config.layers.map((l) => l.units), page.data.n_outputs];
-  return sizes;
+  return [page.data.features.length, ...page.data.config.layers.map((l) => l.units), page.data.n_outputs];
 }
 
 function nodePosition(column, row, count, height) {
@@ -419,6 +600,7 @@ function nodePosition(column, row, count, height) {
 function buildDiagram() {
   const diagram = $("diagram");
   const sizes = columns();
+  fitGeometry(sizes);
   const height = Math.max(...sizes) * ROW + 8, width = LEFT + (sizes.length - 1) * COLUMN + NODE + 10;
   diagram.style.height = `${height}px`;
   const svgNS = "http://www.w3.org/2000/svg";
@@ -453,6 +635,8 @@ function buildDiagram() {
       canvas.className = "node";
       canvas.width = page.data.neuron_grid; canvas.height = page.data.neuron_grid;
       canvas.style.left = `${x}px`; canvas.style.top = `${y}px`;
+      canvas.style.width = `${NODE}px`; canvas.style.height = `${NODE}px`;
+      if (c > 0) { canvas.tabIndex = 0; canvas.setAttribute("role", "img"); }  // focus shows its formula too
       const last = c === sizes.length - 1;
       canvas.title = c === 0 ? `input feature ${page.data.features[i]}` : last ? `output ${i}` : `layer ${c}, neuron ${i + 1}`;
       parts.push(canvas);
@@ -504,10 +688,36 @@ function drawNodes(message) {
       const path = layer[i] && layer[i][j];
       if (!path) return;
       path.setAttribute("stroke", w >= 0 ? "#0877bd" : "#f59322");
-      path.setAttribute("stroke-width", (0.4 + 5 * Math.abs(w) / maxAbs).toFixed(2));
+      path.setAttribute("stroke-width", (Math.max(0.25, (0.4 + 5 * Math.abs(w) / maxAbs) * NODE / 36)).toFixed(2));
       path.setAttribute("stroke-opacity", "0.75");
       path.firstChild.textContent = `weight ${w.toFixed(4)} (from ${c === 0 ? page.data.features[i] : `layer ${c} neuron ${i + 1}`})`;
     }));
+  });
+  showFormulas(message);
+}
+
+// The formula of every neuron with its actual weights, shown when hovered (title) or focused (label).
+function showFormulas(message) {
+  const layers = page.data.config.layers, task = page.data.task;
+  const output = task === "binary" ? "sigmoid" : task === "multiclass" ? "softmax" : "linear";
+  message.weights.forEach((matrix, c) => {
+    const targets = page.nodes[c + 1];
+    if (!targets) return;
+    const inputs = c === 0 ? page.data.features : matrix.map((_, i) => `h${c}.${i + 1}`);
+    const activation = c < layers.length ? layers[c].activation : output;
+    targets.forEach((canvas, j) => {
+      const terms = matrix.map((row, i) => `${row[j] < 0 ? "− " : "+ "}${Math.abs(row[j]).toFixed(2)}·${inputs[i]}`);
+      const shown = terms.length > 8 ? terms.slice(0, 8).concat([`… (${terms.length} inputs)`]) : terms;
+      const bias = message.biases ? message.biases[c][j] : 0;
+      let body = shown.join(" ").replace(/^\+ /, "");
+      body += ` ${bias < 0 ? "−" : "+"} ${Math.abs(bias).toFixed(2)}`;
+      const name = c + 1 === page.nodes.length - 1 ? (task === "multiclass" ? `output ${j}` : "output")
+                                                   : `layer ${c + 1}, neuron ${j + 1}`;
+      const norm = page.data.config.batch_norm && c < layers.length ? "batchnorm" : "";
+      const formula = `${name} = ${activation}(${norm ? `${norm}(` : ""}${body}${norm ? ")" : ""})`;
+      canvas.title = formula;
+      canvas.setAttribute("aria-label", formula);
+    });
   });
 }
 
