@@ -12,7 +12,7 @@ import threading
 import numpy as np
 
 from mlplab.core.checks import as_array, check_bool, check_number, invalid
-from mlplab.core.callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar, check_monitor
+from mlplab.core.callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar
 from mlplab.engine.buffers import batches, engine_for
 from mlplab.engine.fused import check_output_matches_loss
 from mlplab.engine.inference import evaluate_arrays
@@ -201,8 +201,8 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     _check_batch_norm_batches(model, n, batch)
     metric_keys = ["loss"] + [m.name for m in model.metrics]
     log_keys = metric_keys + ([f"val_{k}" for k in metric_keys] if validation is not None or n_val else [])
-    for callback in callbacks:  # a misspelt `monitor` fails here, before the model changes
-        check_monitor(callback, log_keys)
+    for callback in callbacks:  # a misspelt `monitor`, a bad path: refused here, before the model changes
+        callback.validate(model, log_keys)
 
     # Everything is valid: from here on the model changes, as one transaction.
     transaction = Transaction(model)
