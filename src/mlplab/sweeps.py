@@ -1,8 +1,8 @@
 """Hyper-parameter sweeps: every setting of a grid (or a random sample of it), cross-validated, in parallel.
 
-Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation and on joblib, so that
-`joblib.parallel_config(backend="dask")` (or `dask="local"` / `dask="tcp://HOST:PORT"`) runs the
-trials on a Dask cluster. Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
+Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation; the trials run through
+joblib on this machine, or as Dask futures gathered with `as_completed` (`dask="local"` /
+`dask="tcp://HOST:PORT"`), where a trial that kills its worker ends the sweep with an error naming it. Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
 does not depend on the number of workers or on scheduling; each trial runs BLAS on one thread.
 Finished trials go to a CSV file as they complete; a rerun skips them (resume after an interruption).
 
@@ -36,9 +36,10 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     estimator: default `MLPClassifier()` for class labels, `MLPRegressor()` for continuous targets.
     cv: number of folds (shuffled, stratified for classifiers, the same folds for every trial) or a
     scikit-learn splitter. standardize: scale the features (StandardScaler) inside each fold.
-    n_jobs: joblib workers (None: joblib's default, or every Dask worker). dask: None, "local" (a
-    LocalCluster on this machine) or a scheduler address "tcp://HOST:PORT".
-    results: CSV path, written after every trial; trials already in it are not run again.
+    n_jobs: joblib workers (None: joblib's default); on Dask, the most trials in flight (None: all).
+    dask: None, "local" (a LocalCluster on this machine) or a scheduler address "tcp://HOST:PORT".
+    results: CSV path, written after every trial; trials already in it are not run again (a damaged
+    file is refused, naming its line).
     plot: PNG path for mean score ± std against the first parameter (needs matplotlib).
     Each row: trial, seed, the parameters, mean_score, std_score, fit_time (mean seconds per fold).
     """
