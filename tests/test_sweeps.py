@@ -176,7 +176,10 @@ class KillsItsWorker(Interrupting):
 
 
 @pytest.mark.slow
-def test_a_trial_that_kills_its_dask_worker_is_an_error_and_the_finished_trials_are_kept(data, tmp_path):
+@pytest.mark.parametrize("cluster", ["own", "local"])
+def test_a_trial_that_kills_its_dask_worker_is_an_error_and_the_finished_trials_are_kept(data, tmp_path, cluster):
+    """"own": a LocalCluster of the caller's, whose scheduler retries a killed task 3 times (the default);
+    "local": sweep's own (dask="local"), which does not retry. Both on loopback, bounded in time."""
     import threading
 
     import cloudpickle
@@ -188,18 +191,23 @@ def test_a_trial_that_kills_its_dask_worker_is_an_error_and_the_finished_trials_
     grid = {"hidden_layer_sizes": [(1,), (2,), (4,)], "activation": ["relu"]}
     outcome = {}
 
+    def sweep(address):
+        ml.sweep(x, y, grid, estimator=KillsItsWorker(), cv=2, n_jobs=1, results=path, dask=address)
+
     def run():
         try:
+            if cluster == "local":
+                sweep("local")
+                return
             with distributed.LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                                          local_directory=str(tmp_path), silence_logs=50) as cluster:
-                ml.sweep(x, y, grid, estimator=KillsItsWorker(), cv=2, n_jobs=1, results=path,
-                         dask=cluster.scheduler_address)
+                                          local_directory=str(tmp_path), silence_logs=50) as own:
+                sweep(own.scheduler_address)
         except BaseException as err:  # noqa: BLE001 - handed to the test's thread
             outcome["error"] = err
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(timeout=240)  # a bound on a hang, not a speed claim: the scheduler retries a killed task 3 times
+    thread.join(timeout=240)  # a bound on a hang, not a speed claim
     assert not thread.is_alive(), "ml.sweep hung on a killed worker"
     error = outcome.get("error")
     assert isinstance(error, RuntimeError), repr(error)
@@ -242,7 +250,8 @@ def damage(path, how):
 
 
 @pytest.mark.parametrize("how, problem", [
-    ("truncated", "no line end"), ("cut-row", "fields, the header"), ("not-utf8", "not UTF-8"), ("extra-field", "fields, the header"),
+    ("truncated", "no line end"), ("cut-row", "fields, the header"), ("not-utf8", "not UTF-8"),
+    ("extra-field", "fields, the header"),
     ("not-a-number", "fit_time 'fast' is not a number"), ("open-quote", "fields, the header"),
     ("huge-field", "not valid CSV"),
     ("no-header", "no 'mean_score' column")])

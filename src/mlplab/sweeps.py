@@ -2,7 +2,8 @@
 
 Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation; the trials run through
 joblib on this machine, or as Dask futures gathered with `as_completed` (`dask="local"` /
-`dask="tcp://HOST:PORT"`), where a trial that kills its worker ends the sweep with an error naming it. Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
+`dask="tcp://HOST:PORT"`), where a trial that kills its worker ends the sweep with an error naming it.
+Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
 does not depend on the number of workers or on scheduling; each trial runs BLAS on one thread.
 Finished trials go to a CSV file as they complete; a rerun skips them (resume after an interruption).
 
@@ -137,8 +138,8 @@ def _run_on_dask(todo, estimator, x, y, folds, scoring, standardize, n_jobs, cli
             except KilledWorker as err:
                 trial = trials[future.key]
                 raise RuntimeError(f"Trial {trial['trial']} ({_describe(trial['params'])}) killed the Dask worker "
-                                   f"that ran it, every time it was tried ({err}): it probably ran out of memory "
-                                   "or crashed the process. The trials that finished are kept; fix or drop "
+                                   f"that ran it, and the scheduler gave up on it ({err}): it probably ran out of "
+                                   "memory or crashed the process. The trials that finished are kept; fix or drop "
                                    "this setting and run the sweep again to resume.") from None
             if queue:
                 running.add(submit())

@@ -48,7 +48,8 @@ def save_model(model, path, *, include_optimizer: bool | None = None, preprocess
     preprocessing = preprocessing if preprocessing is not None else getattr(model, "preprocessing", None)
     if preprocessing is not None:
         metadata["preprocessing"] = _dumps("preprocessing", check_preprocessing(preprocessing))
-    _check_contents(path, model, tensors, model.input_shape, metadata, "save")  # never write a file that load_model would refuse
+    # the checks load_model makes, so that save never writes a file that load_model would refuse
+    _check_contents(path, model, tensors, model.input_shape, metadata, "save")
     write_file(path, tensors, metadata)
 
 
@@ -161,7 +162,7 @@ def load_weights(model, path) -> None:
     if not model.built:
         input_shape = _input_shape(path, metadata)
         if input_shape is None:
-            raise _error(path, "invalid input_shape None: the file holds no weights")
+            raise _error(path, "the metadata field 'input_shape' is null: the file holds no weights")
         try:
             _check_tensor_shapes(path, model, input_shape, tensors)
         except ModelFileError:
