@@ -129,7 +129,8 @@ def build_cases(root: Path) -> dict:
     for label, iterations in (("negative", np.array(-3)), ("a vector", np.array([1, 2])),
                               ("a float", np.array(2.5))):
         bad = {**tensors, "optimizer/iterations": iterations}
-        case(f"optimizer iterations {label}", rewrite(root / f"iterations_{label[2:]}.safetensors", bad, metadata),
+        name = root / f"iterations_{label.split()[-1]}.safetensors"
+        case(f"optimizer iterations {label}", rewrite(name, bad, metadata),
              "tensor 'optimizer/iterations' \\(optimizer state\\) must be one non-negative integer")
     bad = {**tensors, "weights/batchnormalization/moving_variance": np.full(5, np.nan, np.float32)}
     case("NaN in a moving variance", rewrite(root / "bn_nan.safetensors", bad, metadata),
