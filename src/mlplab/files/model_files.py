@@ -286,7 +286,7 @@ def _restore_rng(path, model, state) -> None:
         raise _error(path, f"rng_state is not a {type(bit_generator).__name__} state")
     try:
         bit_generator.state = state
-    except (ValueError, TypeError, KeyError) as err:
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
         raise _error(path, f"invalid rng_state ({err})") from None
 
 
