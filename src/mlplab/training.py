@@ -202,7 +202,7 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     metric_keys = ["loss"] + [m.name for m in model.metrics]
     log_keys = metric_keys + ([f"val_{k}" for k in metric_keys] if validation is not None or n_val else [])
     for callback in callbacks:  # a misspelt `monitor`, a bad path: refused here, before the model changes
-        callback.validate(model, log_keys)
+        callback.check_before_fit(model, log_keys)
 
     # Everything is valid: from here on the model changes, as one transaction.
     transaction = Transaction(model)

@@ -13,8 +13,9 @@ from mlplab.core.checks import check_choice, check_number, invalid
 class Callback:
     """Base class. `self.model` is set by fit; `self.params` has epochs, steps and the log keys.
 
-    `validate(model, log_keys)` runs before fit changes anything: a callback that cannot work with this
-    fit (a monitor that is never logged, a path it could not write) raises there, not after an epoch."""
+    `check_before_fit(model, log_keys)` runs before fit changes anything: a callback that cannot work
+    with this fit (a monitor that is never logged, a path it could not write) raises there, not after an
+    epoch. Override it (calling super) to check your own callback's settings."""
 
     model = None
     params: dict = {}
@@ -22,7 +23,7 @@ class Callback:
     def set_model(self, model):
         self.model = model
 
-    def validate(self, model, log_keys) -> None:
+    def check_before_fit(self, model, log_keys) -> None:
         """Raise ValueError/TypeError if this callback cannot run in a fit logging `log_keys`."""
         check_monitor(self, log_keys)
 
@@ -176,7 +177,7 @@ class ReduceLROnPlateau(Callback):
         self.cooldown = check_number("cooldown", cooldown, low=0, integer=True)
         self.min_lr = check_number("min_lr", min_lr, low=0.0)
 
-    def validate(self, model, log_keys) -> None:
+    def check_before_fit(self, model, log_keys) -> None:
         check_monitor(self, log_keys)
         if callable(model.optimizer.learning_rate):
             raise ValueError(f"ReduceLROnPlateau needs a float learning rate; the optimizer uses a schedule "

@@ -1,7 +1,8 @@
 """Callbacks that write files during `fit`: ModelCheckpoint (model files) and CSVLogger (the history).
 
-Both check what they will write in `validate`, which fit runs before it changes the model: a path
-field that is not logged, a missing folder or a CSV file with other columns fail before the first update.
+Both check what they will write in `check_before_fit`, which fit runs before it changes the model: a
+path field that is not logged, a missing folder or a CSV file with other columns fail before the first
+update.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class ModelCheckpoint(Callback):
         self.best = None
         self.saved: list[str] = []  # the files written, in order
 
-    def validate(self, model, log_keys) -> None:
+    def check_before_fit(self, model, log_keys) -> None:
         """The monitor (only if save_best_only), every {field} of the path, and its folder."""
         if self.save_best_only:
             check_monitor(self, log_keys)
@@ -113,7 +114,7 @@ class CSVLogger(Callback):
                           f"{self.path!r} ({err})") from None
         return header
 
-    def validate(self, model, log_keys) -> None:
+    def check_before_fit(self, model, log_keys) -> None:
         _check_folder("CSVLogger", self.path)
         header = self._existing_header()
         if header is not None and (header[:1] != ["epoch"] or set(header[1:]) - {"learning_rate"} != set(log_keys)
