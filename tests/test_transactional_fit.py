@@ -3,7 +3,8 @@ before fit (weights, BatchNormalization statistics, optimizer m/v/iterations, le
 generator, built or not), and the next fit gives exactly what it would have given without the failure.
 
 The interrupt test raises KeyboardInterrupt at the k-th line executed inside the training step (the
-engine's train_step/update, the optimizer's rules, the loop and the callbacks), for every k.
+engine's train_step/update, the optimizer's rules, the layers' passes, the loop and the callbacks),
+for every k.
 """
 import os
 import sys
@@ -12,13 +13,17 @@ import numpy as np
 import pytest
 
 import mlplab as ml
+import mlplab.core.base
 import mlplab.core.callbacks
+import mlplab.core.layers
 import mlplab.core.optimizers
 import mlplab.engine.buffers
 import mlplab.training
 
+# the step (engine), the update rules, the layers (BatchNormalization's moving statistics), the loop, callbacks
 TRACED = {os.path.abspath(module.__file__) for module in
-          (mlplab.engine.buffers, mlplab.core.optimizers, mlplab.training, mlplab.core.callbacks)}
+          (mlplab.engine.buffers, mlplab.core.optimizers, mlplab.core.layers, mlplab.core.base, mlplab.training,
+           mlplab.core.callbacks)}
 rng = np.random.default_rng(0)
 X = rng.normal(size=(12, 3))
 Y = (X[:, 0] + X[:, 1] > 0).astype(int)
@@ -91,7 +96,7 @@ def test_an_interrupt_at_every_line_of_fit_leaves_the_model_as_it_was(optimizer)
     expected = state_of(reference)
     before = state_of(model)
     k = interrupt_at_every_line(model, lambda: assert_same(before, state_of(model)))
-    assert k > 200  # every line of two epochs of two steps, the optimizer's rule included
+    assert k > 400  # every line of two epochs of two steps, the optimizer's rule included
     assert_same(expected, state_of(model))  # the fit that ran to the end trained as if nothing had happened
 
 
