@@ -1,4 +1,6 @@
 """Callbacks: EarlyStopping (patience, restore_best_weights), NaNGuard, LambdaCallback, ReduceLROnPlateau."""
+import os
+
 import numpy as np
 import pytest
 
@@ -255,3 +257,99 @@ def test_reduce_lr_on_plateau_refuses_a_schedule():
 def test_reduce_lr_on_plateau_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=f"`{name}`"):
         ml.ReduceLROnPlateau(**kwargs)
+
+
+def test_reduce_lr_on_plateau_refuses_a_schedule_before_the_model_is_built(model_snapshot):
+    model = ml.Sequential([ml.Dense(2, "tanh"), ml.Dense(1)], seed=0)
+    model.compile(ml.SGD(ml.StepDecay(0.1, step_size=5)), "mse")
+    rng_state = model.rng.bit_generator.state
+    with pytest.raises(ValueError, match="schedule"):
+        model.fit(X, X, epochs=2, verbose=0, callbacks=[ml.ReduceLROnPlateau(monitor="loss")])
+    assert not model.built and model.rng.bit_generator.state == rng_state
+
+
+# -- monitors, paths and files are checked before the first update ---------------------------------------
+
+@pytest.mark.parametrize("make", [lambda: ml.EarlyStopping(monitor=None), lambda: ml.ReduceLROnPlateau(monitor=3),
+                                  lambda: ml.ModelCheckpoint("m.safetensors", monitor=""),
+                                  lambda: ml.EarlyStopping(monitor=["val_loss"])],
+                         ids=["early-none", "plateau-int", "checkpoint-empty", "early-list"])
+def test_a_monitor_that_is_not_a_name_is_refused_clearly(make):
+    with pytest.raises(TypeError, match=r"argument `monitor` of \w+: expected the name of a logged value"):
+        make()
+
+
+def trained_climbing_model():
+    model = climbing_model()
+    model.fit(X, 2 * X, epochs=1, batch_size=None, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("name, expect", [
+    ("ck-{epoc}.safetensors", r"field \{epoc\}"), ("ck-{val_loss}.safetensors", r"field \{val_loss\}"),
+    ("ck-{loss:d}.safetensors", "Unknown format code"), ("ck-{0}.safetensors", r"field \{0\}"),
+    ("ck-{}.safetensors", r"field \{\}"), ("ck-{epoch[0]}.safetensors", "not subscriptable"),
+    ("ck-{epoch.safetensors", "expected '}'"), ("missing/ck-{epoch}.safetensors", "no folder"),
+], ids=["typo", "not-logged", "bad-format", "positional", "empty", "index", "unclosed", "no-folder"])
+def test_a_checkpoint_path_that_cannot_be_written_fails_before_the_first_update(tmp_path, model_snapshot, name,
+                                                                                 expect):
+    model = trained_climbing_model()
+    snapshot = model_snapshot(model, X)
+    checkpoint = ml.ModelCheckpoint(tmp_path / name)
+    with pytest.raises(ValueError, match=r"ModelCheckpoint\(path\).*" + expect):
+        model.fit(X, 2 * X, epochs=2, verbose=0, callbacks=[checkpoint])
+    snapshot.assert_unchanged()
+    assert list(tmp_path.iterdir()) == [] and checkpoint.saved == []
+
+
+def test_a_checkpoint_of_every_epoch_needs_no_validation_data(tmp_path):
+    model = trained_climbing_model()
+    checkpoint = ml.ModelCheckpoint(tmp_path / "ck-{epoch}-{loss:.3f}.st")  # monitor="val_loss", never used
+    history = model.fit(X, 2 * X, epochs=2, verbose=0, callbacks=[checkpoint])
+    assert [os.path.basename(p) for p in checkpoint.saved] == [f"ck-{e + 1}-{loss:.3f}.st" for e, loss in
+                                                                enumerate(history.history["loss"])]
+    with pytest.raises(ValueError, match="monitor"):  # save_best_only does use it
+        model.fit(X, 2 * X, epochs=1, verbose=0, callbacks=[ml.ModelCheckpoint(tmp_path / "b.st", save_best_only=True)])
+
+
+def test_csv_logger_appends_under_a_matching_header(tmp_path):
+    path = tmp_path / "log.csv"
+    model = trained_climbing_model()
+    model.fit(X, 2 * X, epochs=2, verbose=0, validation_data=(X_VAL, X_VAL), callbacks=[ml.CSVLogger(path)])
+    model.fit(X, 2 * X, epochs=1, verbose=0, validation_data=(X_VAL, X_VAL),
+              callbacks=[ml.CSVLogger(path, append=True)])
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    assert rows[0] == ["epoch", "loss", "val_loss"] and len(rows) == 4 and all(len(row) == 3 for row in rows)
+
+
+@pytest.mark.parametrize("header", ["epoch,loss", "epoch,loss,val_loss,accuracy", "loss,val_loss,epoch",
+                                    "epoch,loss,loss", "\xff\xfe"], ids=["fewer", "more", "order", "twice", "bytes"])
+def test_csv_logger_refuses_to_append_under_another_header(tmp_path, model_snapshot, header):
+    path = tmp_path / "log.csv"
+    path.write_bytes(header.encode("latin-1") + b"\n1,0.5,0.25\n")
+    before = path.read_bytes()
+    model = trained_climbing_model()
+    snapshot = model_snapshot(model, X)
+    with pytest.raises(ValueError, match=r"CSVLogger.*log.csv"):
+        model.fit(X, 2 * X, epochs=2, verbose=0, validation_data=(X_VAL, X_VAL),
+                  callbacks=[ml.CSVLogger(path, append=True)])
+    snapshot.assert_unchanged()
+    assert path.read_bytes() == before
+
+
+def test_csv_logger_in_a_missing_folder_fails_before_the_first_update(tmp_path, model_snapshot):
+    model = trained_climbing_model()
+    snapshot = model_snapshot(model, X)
+    with pytest.raises(ValueError, match="no folder"):
+        model.fit(X, 2 * X, epochs=2, verbose=0, callbacks=[ml.CSVLogger(tmp_path / "nowhere" / "log.csv")])
+    snapshot.assert_unchanged()
+
+
+def test_csv_logger_appends_with_a_learning_rate_column_from_reduce_lr_on_plateau(tmp_path):
+    path = tmp_path / "log.csv"
+    model = trained_climbing_model()
+    for append in (False, True):
+        model.fit(X, 2 * X, epochs=2, verbose=0, callbacks=[
+            ml.ReduceLROnPlateau(monitor="loss", patience=5), ml.CSVLogger(path, append=append)])
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    assert rows[0] == ["epoch", "loss", "learning_rate"] and len(rows) == 5

@@ -159,3 +159,108 @@ def test_sweep_command_names_a_missing_target_column(tmp_path, capsys):
     path.write_text("a,b\n1,2\n3,4\n")
     assert ml.cli.main(["sweep", str(path), "--target", "c"]) == 2
     assert "no target column 'c'" in capsys.readouterr().err
+
+
+# -- faults: a worker killed by a trial, results files that are damaged -------------------------------------
+
+class KillsItsWorker(Interrupting):
+    """Stands in for a trial that runs out of memory: hidden_layer_sizes=(4,) ends its process at once."""
+
+    def fit(self, x, y):
+        if self.hidden_layer_sizes == (4,):
+            import os
+
+            os._exit(1)
+        self.classes_ = np.unique(y)
+        return self
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cluster", ["own", "local"])
+def test_a_trial_that_kills_its_dask_worker_is_an_error_and_the_finished_trials_are_kept(data, tmp_path, cluster):
+    """"own": a LocalCluster of the caller's, whose scheduler retries a killed task 3 times (the default);
+    "local": sweep's own (dask="local"), which does not retry. Both on loopback, bounded in time."""
+    import threading
+
+    import cloudpickle
+
+    distributed = pytest.importorskip("dask.distributed")
+    cloudpickle.register_pickle_by_value(__import__(__name__))  # the workers need not import this test file
+    x, y = data
+    path = tmp_path / "sweep.csv"
+    grid = {"hidden_layer_sizes": [(1,), (2,), (4,)], "activation": ["relu"]}
+    outcome = {}
+
+    def sweep(address):
+        ml.sweep(x, y, grid, estimator=KillsItsWorker(), cv=2, n_jobs=1, results=path, dask=address)
+
+    def run():
+        try:
+            if cluster == "local":
+                sweep("local")
+                return
+            with distributed.LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                                          local_directory=str(tmp_path), silence_logs=50) as own:
+                sweep(own.scheduler_address)
+        except BaseException as err:  # noqa: BLE001 - handed to the test's thread
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=240)  # a bound on a hang, not a speed claim
+    assert not thread.is_alive(), "ml.sweep hung on a killed worker"
+    error = outcome.get("error")
+    assert isinstance(error, RuntimeError), repr(error)
+    assert "Trial 2 (hidden_layer_sizes=(4,), activation=relu) killed the Dask worker" in str(error)
+    with open(path, newline="") as file:
+        assert [row["trial"] for row in csv.DictReader(file)] == ["0", "1"]  # the finished trials were kept
+
+
+@pytest.fixture()
+def results_file(data, tmp_path):
+    x, y = data
+    path = tmp_path / "sweep.csv"
+    ml.sweep(x, y, GRID, estimator=small(), cv=2, results=path)
+    return path
+
+
+def damage(path, how):
+    data = path.read_bytes()
+    lines = data.split(b"\r\n")  # csv's line ends
+    if how == "truncated":
+        path.write_bytes(data[:-5])  # a copy cut short: the last row loses the end of its last field
+        return len(lines) - 1
+    if how == "cut-row":
+        path.write_bytes(b"\r\n".join(lines[:-2] + [lines[-2].rsplit(b",", 3)[0], b""]))
+        return len(lines) - 1
+    if how == "not-utf8":
+        lines[3] = lines[3][:5] + b"\xe9" + lines[3][5:]
+    elif how == "extra-field":
+        lines[2] += b",1.0"
+    elif how == "not-a-number":
+        lines[4] = lines[4].rsplit(b",", 1)[0] + b",fast"
+    elif how == "huge-field":
+        lines[2] = b"x" * 200_000 + lines[2]
+    elif how == "open-quote":
+        lines[5] = b'"' + lines[5]
+    elif how == "no-header":
+        lines[0] = lines[0].replace(b"mean_score", b"mean")
+    path.write_bytes(b"\r\n".join(lines))
+    return {"not-utf8": 4, "extra-field": 3, "not-a-number": 5, "open-quote": 6, "huge-field": 3, "no-header": 1}[how]
+
+
+@pytest.mark.parametrize("how, problem", [
+    ("truncated", "no line end"), ("cut-row", "fields, the header"), ("not-utf8", "not UTF-8"),
+    ("extra-field", "fields, the header"),
+    ("not-a-number", "fit_time 'fast' is not a number"), ("open-quote", "fields, the header"),
+    ("huge-field", "not valid CSV"),
+    ("no-header", "no 'mean_score' column")])
+def test_a_damaged_results_file_is_refused_naming_the_file_and_line(data, results_file, how, problem):
+    x, y = data
+    line = damage(results_file, how)
+    before = results_file.read_bytes()
+    with pytest.raises(ValueError) as info:
+        ml.sweep(x, y, GRID, estimator=small(), cv=2, results=results_file)
+    message = str(info.value)
+    assert f"{str(results_file)!r}: line {line}: " in message and problem in message, message
+    assert results_file.read_bytes() == before  # nothing was run or written over it

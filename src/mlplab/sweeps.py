@@ -1,8 +1,9 @@
 """Hyper-parameter sweeps: every setting of a grid (or a random sample of it), cross-validated, in parallel.
 
-Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation and on joblib, so that
-`joblib.parallel_config(backend="dask")` (or `dask="local"` / `dask="tcp://HOST:PORT"`) runs the
-trials on a Dask cluster. Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
+Built on scikit-learn's ParameterGrid/ParameterSampler and cross-validation; the trials run through
+joblib on this machine, or as Dask futures gathered with `as_completed` (`dask="local"` /
+`dask="tcp://HOST:PORT"`), where a trial that kills its worker ends the sweep with an error naming it.
+Trial seeds come from `numpy.random.SeedSequence(seed).spawn`, so the table
 does not depend on the number of workers or on scheduling; each trial runs BLAS on one thread.
 Finished trials go to a CSV file as they complete; a rerun skips them (resume after an interruption).
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import tempfile
@@ -35,9 +37,10 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     estimator: default `MLPClassifier()` for class labels, `MLPRegressor()` for continuous targets.
     cv: number of folds (shuffled, stratified for classifiers, the same folds for every trial) or a
     scikit-learn splitter. standardize: scale the features (StandardScaler) inside each fold.
-    n_jobs: joblib workers (None: joblib's default, or every Dask worker). dask: None, "local" (a
-    LocalCluster on this machine) or a scheduler address "tcp://HOST:PORT".
-    results: CSV path, written after every trial; trials already in it are not run again.
+    n_jobs: joblib workers (None: joblib's default); on Dask, the most trials in flight (None: all).
+    dask: None, "local" (a LocalCluster on this machine) or a scheduler address "tcp://HOST:PORT".
+    results: CSV path, written after every trial; trials already in it are not run again (a damaged
+    file is refused, naming its line).
     plot: PNG path for mean score ± std against the first parameter (needs matplotlib).
     Each row: trial, seed, the parameters, mean_score, std_score, fit_time (mean seconds per fold).
     """
@@ -81,9 +84,8 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     if verbose:
         print(f"sweep: {len(trials)} trials, {len(done)} already in {results}, {len(todo)} to run")
     with _dask_client(dask) as client:
-        if client is not None and n_jobs is None:
-            n_jobs = -1
-        for row in _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, client is not None):
+        run = _run_on_dask if client is not None else _run_all
+        for row in run(todo, estimator, x, y, folds, scoring, standardize, n_jobs, client):
             done[row["trial"]] = row
             if verbose:
                 print(f"trial {row['trial']}: {_describe(row['params'])} -> {row['mean_score']:.4f}")
@@ -95,16 +97,56 @@ def sweep(x, y, params, *, estimator=None, n_iter=None, cv=5, scoring=None, seed
     return rows
 
 
-def _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, on_dask):
-    """Rows of the finished trials, in the order they finish."""
+def _run_all(todo, estimator, x, y, folds, scoring, standardize, n_jobs, client=None):
+    """Rows of the finished trials, in the order they finish (joblib on this machine)."""
     import joblib
 
     if not todo:
         return
-    backend = joblib.parallel_config(backend="dask") if on_dask else contextlib.nullcontext()
-    with backend:  # held while the results come in
-        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        yield from parallel(joblib.delayed(run_trial)(estimator, t, x, y, folds, scoring, standardize) for t in todo)
+    parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    yield from parallel(joblib.delayed(run_trial)(estimator, t, x, y, folds, scoring, standardize) for t in todo)
+
+
+def _run_on_dask(todo, estimator, x, y, folds, scoring, standardize, n_jobs, client):
+    """Rows of the finished trials as they finish on the Dask cluster (`as_completed`), at most n_jobs
+    trials at a time (None: all). A trial that kills its worker (out of memory, a crash) ends in
+    KilledWorker once the scheduler gives up on it, and is raised as an error naming the trial; the
+    trials still queued are cancelled, the finished ones have been handed out already."""
+    from dask.distributed import KilledWorker, as_completed
+
+    if not todo:
+        return
+    if x.nbytes + y.nbytes > 2**20:  # large data goes to every worker once, not inside every task
+        x, y = client.scatter([x, y], broadcast=True)
+    queue = list(todo)
+    limit = len(queue) if n_jobs is None or n_jobs < 1 else n_jobs
+    trials, submitted = {}, []
+
+    def submit():
+        trial = queue.pop(0)
+        future = client.submit(run_trial, estimator, trial, x, y, folds, scoring, standardize, pure=False,
+                               key=f"mlplab-sweep-trial-{trial['trial']}-{os.urandom(4).hex()}")
+        trials[future.key] = trial
+        submitted.append(future)
+        return future
+
+    running = as_completed([submit() for _ in range(min(limit, len(queue)))])
+    try:
+        for future in running:
+            try:
+                row = future.result()
+            except KilledWorker as err:
+                trial = trials[future.key]
+                raise RuntimeError(f"Trial {trial['trial']} ({_describe(trial['params'])}) killed the Dask worker "
+                                   f"that ran it, and the scheduler gave up on it ({err}): it probably ran out of "
+                                   "memory or crashed the process. The trials that finished are kept; fix or drop "
+                                   "this setting and run the sweep again to resume.") from None
+            if queue:
+                running.add(submit())
+            yield row
+    finally:  # an error, Ctrl-C or a closed generator: nothing keeps running for this sweep
+        running.clear()
+        client.cancel([future for future in submitted if not future.done()])
 
 
 def run_trial(estimator, trial, x, y, folds, scoring=None, standardize=True) -> dict:
@@ -173,20 +215,59 @@ def write_results(path, rows) -> None:
 
 def _resume(path, trials) -> dict:
     """The trials already in the results file, by index. A row must match a trial of this sweep (same
-    index, seed and parameters), so that a file of another sweep is never mixed in."""
+    index, seed and parameters), so that a file of another sweep is never mixed in; a file that is not
+    UTF-8, not CSV, or has a truncated row is refused with its name and line."""
     if not path or not os.path.exists(path):
         return {}
+    text = _read_text(path)
+    if text and not text.endswith("\n"):  # write_results ends every row: a copy was cut short
+        raise _results_error(path, text.count("\n") + 1, "the last line has no line end: the file is truncated")
     expected = {(str(t["trial"]), str(t["seed"])): t for t in trials}
-    done = {}
-    with open(path, newline="", encoding="utf-8") as file:
-        for line, row in enumerate(csv.DictReader(file), start=2):
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    done, end = {}, 0
+    try:
+        columns = reader.fieldnames or []
+        missing = [c for c in ["trial", "seed", *SCORE_COLUMNS] if c not in columns]
+        if missing:
+            raise _results_error(path, 1, f"the header has no {missing[0]!r} column: not a sweep results file")
+        end = reader.line_num
+        for row in reader:  # a row starts on the line after the previous one ended (a quoted field may span lines)
+            line, end = end + 1, reader.line_num
+            if None in row or None in row.values():
+                count = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                raise _results_error(path, line, f"the row has {count} fields, the header {len(columns)}: "
+                                                 "truncated or edited")
             trial = expected.get((row.get("trial"), row.get("seed")))
             if trial is None or any(row.get(k) != _cell(v) for k, v in trial["params"].items()):
                 raise ValueError(f"Invalid value for argument `results`: expected a results file of this sweep "
                                  f"(same parameters and seed) to resume. Received: {path}, whose line {line} is "
                                  "another sweep's trial. Use another file name or delete it.")
-            done[trial["trial"]] = {**trial, **{k: float(row[k]) for k in SCORE_COLUMNS}}
+            done[trial["trial"]] = {**trial, **{k: _score(path, line, k, row[k]) for k in SCORE_COLUMNS}}
+    except csv.Error as err:
+        raise _results_error(path, end + 1, f"it is not valid CSV ({err})") from None
     return done
+
+
+def _read_text(path) -> str:
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _results_error(path, data[:err.start].count(b"\n") + 1,
+                             f"byte {err.start} is not UTF-8 text ({err.reason})") from None
+
+
+def _score(path, line: int, column: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise _results_error(path, line, f"{column} {text!r} is not a number: truncated or edited") from None
+
+
+def _results_error(path, line: int, problem: str) -> ValueError:
+    return ValueError(f"Cannot resume from the results file {os.fspath(path)!r}: line {line}: {problem}. "
+                      "Fix or delete that line (its trial then runs again), or use another file name.")
 
 
 @contextlib.contextmanager
@@ -200,7 +281,11 @@ def _dask_client(address):
     except ImportError:
         raise ImportError("Sweeps on Dask need dask.distributed: pip install 'mlplab[dask]'.") from None
     if address == "local":
-        with LocalCluster(threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
+        import dask
+
+        # A trial is deterministic (its own seed): one that killed a worker would kill the next one too.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+                LocalCluster(threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
             with Client(cluster) as client:
                 yield client
         return

@@ -6,11 +6,13 @@ the engine's (`mlplab.engine`).
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 
 import numpy as np
 
 from mlplab.core.checks import as_array, check_bool, check_number, invalid
-from mlplab.core.callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar, check_monitor
+from mlplab.core.callbacks import Callback, CallbackList, History, NaNGuard, ProgressBar
 from mlplab.engine.buffers import batches, engine_for
 from mlplab.engine.fused import check_output_matches_loss
 from mlplab.engine.inference import evaluate_arrays
@@ -19,6 +21,57 @@ from mlplab.core.losses import BinaryCrossentropy, CategoricalCrossentropy, Spar
 
 class NotCompiledError(RuntimeError, ValueError):
     """Raised by fit/evaluate before compile."""
+
+
+class Transaction:
+    """What `fit` may change, recorded before it starts: weights (BatchNormalization's moving statistics
+    included), whether the model was built, optimizer state and learning rate, the random generator,
+    `history` and `stop_training`. `rollback()` puts all of it back, with Ctrl-C held off meanwhile."""
+
+    def __init__(self, model):
+        self.model, self.built = model, model.built
+        self.weights = model.get_weights() if model.built else None  # copies
+        self.optimizer_state = model.optimizer.get_state()  # copies
+        self.learning_rate = model.optimizer.learning_rate
+        self.rng_state = model.rng.bit_generator.state
+        self.history, self.stop_training = getattr(model, "history", None), model.stop_training
+
+    def rollback(self) -> None:
+        model = self.model
+        with interrupts_deferred():
+            if self.built:
+                model.set_weights(self.weights, check_finite=False)
+            else:
+                unbuild(model)
+            model.optimizer.set_state(self.optimizer_state)
+            model.optimizer.learning_rate = self.learning_rate
+            model.rng.bit_generator.state = self.rng_state
+            model.history, model.stop_training = self.history, self.stop_training
+
+
+def unbuild(model) -> None:
+    """Take a model that `fit` built back to unbuilt, so that its next build draws the same weights."""
+    for layer in model.layers:
+        layer.params, layer.grads, layer.state = {}, {}, {}
+        layer.built, layer.input_shape = False, None
+    model.built, model.input_shape, model._engine = False, None, None
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold off SIGINT (Ctrl-C) for the duration, then raise KeyboardInterrupt if one came: a second
+    Ctrl-C must not tear the rollback of the first. Outside the main thread, signals cannot arrive anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def check_batch_size(batch_size):
@@ -148,10 +201,22 @@ def fit(model, x, y, *, epochs, batch_size, validation_split, validation_data, s
     _check_batch_norm_batches(model, n, batch)
     metric_keys = ["loss"] + [m.name for m in model.metrics]
     log_keys = metric_keys + ([f"val_{k}" for k in metric_keys] if validation is not None or n_val else [])
-    for callback in callbacks:  # a misspelt `monitor` fails here, before the model changes
-        check_monitor(callback, log_keys)
+    for callback in callbacks:  # a misspelt `monitor`, a bad path: refused here, before the model changes
+        callback.check_before_fit(model, log_keys)
 
-    # Everything is valid: from here on the model changes.
+    # Everything is valid: from here on the model changes, as one transaction.
+    transaction = Transaction(model)
+    try:
+        return _run_fit(model, x, y, w, validation, n_val, n, batch, epochs, shuffle, callbacks, verbose,
+                        nan_guard, log_keys)
+    except BaseException:  # Ctrl-C included: the model goes back to its state before fit, then the error
+        transaction.rollback()
+        raise
+
+
+def _run_fit(model, x, y, w, validation, n_val, n, batch, epochs, shuffle, callbacks, verbose, nan_guard,
+             log_keys):
+    """Build, split, then the epochs; `fit` has checked every argument and rolls this back on any error."""
     if not model.built:
         model.build(x.shape[1:])
     if n_val:

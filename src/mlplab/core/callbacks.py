@@ -11,13 +11,21 @@ from mlplab.core.checks import check_bool, check_choice, check_number, check_str
 
 
 class Callback:
-    """Base class. `self.model` is set by fit; `self.params` has epochs, steps and the log keys."""
+    """Base class. `self.model` is set by fit; `self.params` has epochs, steps and the log keys.
+
+    `check_before_fit(model, log_keys)` runs before fit changes anything: a callback that cannot work
+    with this fit (a monitor that is never logged, a path it could not write) raises there, not after an
+    epoch. Override it (calling super) to check your own callback's settings."""
 
     model = None
     params: dict = {}
 
     def set_model(self, model):
         self.model = model
+
+    def check_before_fit(self, model, log_keys) -> None:
+        """Raise ValueError/TypeError if this callback cannot run in a fit logging `log_keys`."""
+        check_monitor(self, log_keys)
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
@@ -96,6 +104,14 @@ def monitor_mode(monitor: str, mode: str) -> str:
     return mode
 
 
+def check_monitor_name(callback_name: str, monitor) -> str:
+    """`monitor` must name a logged value ("val_loss", "accuracy", ...): a non-empty string."""
+    if not isinstance(monitor, str) or not monitor:
+        raise TypeError(f"Invalid type for argument `monitor` of {callback_name}: expected the name of a logged "
+                        f"value, e.g. 'val_loss' or 'loss'. Received: monitor={monitor!r}.")
+    return monitor
+
+
 def check_monitor(callback, available):
     """Raise if the callback watches a value (`monitor`) that is not among the logged ones `available`."""
     monitor = getattr(callback, "monitor", None)
@@ -113,7 +129,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, mode: str = "auto",
                  restore_best_weights: bool = False, baseline: float | None = None):
-        self.monitor = monitor
+        self.monitor = check_monitor_name("EarlyStopping", monitor)
         self.min_delta = abs(check_number("min_delta", min_delta))
         self.patience = check_number("patience", patience, low=0, integer=True)
         self.mode = monitor_mode(monitor, mode)
@@ -126,7 +142,6 @@ class EarlyStopping(Callback):
         return value > reference + self.min_delta
 
     def on_train_begin(self, logs=None):
-        check_monitor(self, self.params.get("log_keys", []))
         self.wait, self.stopped_epoch, self.best_epoch = 0, None, None
         self.best = self.baseline if self.baseline is not None else (math.inf if self.mode == "min" else -math.inf)
         self.best_weights = None
@@ -155,7 +170,7 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, mode: str = "auto",
                  min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0):
-        self.monitor = monitor
+        self.monitor = check_monitor_name("ReduceLROnPlateau", monitor)
         self.factor = check_number("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = check_number("patience", patience, low=0, integer=True)
         self.mode = monitor_mode(monitor, mode)
@@ -163,11 +178,13 @@ class ReduceLROnPlateau(Callback):
         self.cooldown = check_number("cooldown", cooldown, low=0, integer=True)
         self.min_lr = check_number("min_lr", min_lr, low=0.0)
 
+    def check_before_fit(self, model, log_keys) -> None:
+        check_monitor(self, log_keys)
+        if callable(model.optimizer.learning_rate):
+            raise ValueError(f"ReduceLROnPlateau needs a float learning rate; the optimizer uses a schedule "
+                             f"({model.optimizer.learning_rate!r}). Use one or the other.")
+
     def on_train_begin(self, logs=None):
-        check_monitor(self, self.params.get("log_keys", []))
-        if callable(self.model.optimizer.learning_rate):
-            raise ValueError("ReduceLROnPlateau needs a float learning rate; the optimizer uses a schedule. "
-                             "Use one or the other.")
         self.wait, self.cooldown_left = 0, 0
         self.best = math.inf if self.mode == "min" else -math.inf
 

@@ -239,10 +239,23 @@ def _view(buffer, start, stop, shape, current):
     return view
 
 
+class Same:
+    """Compares by identity: the optimizer's state dict is a new one after `set_state` (a rollback, a
+    loaded file), and comparing two dicts of arrays by value would be ambiguous."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, Same) and other.value is self.value
+
+    __hash__ = None
+
+
 def engine_key(model) -> tuple:
     """What the packing depends on: when any of it changes, the model is packed again. The optimizer
     state counts by identity (set_state puts in a new dict): comparing it by value would compare arrays."""
-    return (model.optimizer, model.loss, model.dtype, id(model.optimizer.state), tuple(model.layers),
+    return (model.optimizer, model.loss, model.dtype, Same(model.optimizer.state), tuple(model.layers),
             tuple(layer.trainable for layer in model.layers), getattr(model.layers[-1], "activation", None))
 
 

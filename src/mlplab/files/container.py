@@ -15,6 +15,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import stat
 
 import numpy as np
 
@@ -23,6 +25,10 @@ from mlplab.files.atomic import atomic_write
 FORMAT = "mlplab"
 FORMAT_VERSION = "1.0"  # a reader refuses another major version; minor versions only add optional keys
 HEADER_CAP = 100 * 1024 * 1024  # the same cap the safetensors library enforces
+JSON_CAP = 16 * 1024 * 1024  # one metadata value (architecture, preprocessing...): far above any real model
+JSON_DEPTH_CAP = 64  # real headers nest 5 levels deep; json's parser recurses, so the depth is checked first
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes included (unrolled: no backtracking)
+_OPEN, _CLOSE = np.frombuffer(b"[{", np.uint8), np.frombuffer(b"]}", np.uint8)
 DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8"), "I64": np.dtype("<i8")}
 _CHECKSUM_PLACEHOLDER = "sha256:" + "0" * 64
 _FOREIGN = [(b"\x80\x02", "a pickle"), (b"\x80\x03", "a pickle"), (b"\x80\x04", "a pickle"),
@@ -34,8 +40,8 @@ class ModelFileError(ValueError):
     """A file that is not a valid mlplab model file; the message names the file and the problem."""
 
 
-def _error(path, problem: str) -> ModelFileError:
-    return ModelFileError(f"Cannot load {os.fspath(path)!r}: {problem}.")
+def _error(path, problem: str, action: str = "load") -> ModelFileError:
+    return ModelFileError(f"Cannot {action} {os.fspath(path)!r}: {problem}.")
 
 
 # -- the container: writing ---------------------------------------------------------------------
@@ -73,19 +79,25 @@ def write_file(path, tensors: dict, metadata: dict) -> None:
 # -- the container: reading, with every check -----------------------------------------------------
 def read_file(path) -> tuple[dict, dict]:
     """(tensors, metadata) of an mlplab file, after checking everything; raises ModelFileError
-    (a ValueError naming the file and the problem) for anything else, before trusting any of it."""
+    (a ValueError naming the file and the problem) for anything else, before trusting any of it.
+
+    Order: a regular file (a FIFO is opened without blocking and refused), the length field against the
+    file size, the header (bounded JSON), every tensor's offsets against the file size (so trailing or
+    missing bytes are refused before the data is read), then the data and its checksum."""
     path = os.fspath(path)
-    with open(path, "rb") as file:
+    with _open_regular(path) as file:
         file_size = os.fstat(file.fileno()).st_size
         prefix = file.read(9)
         _check_prefix(path, prefix, file_size)  # before reading the rest: a huge foreign file is not read
+        size = int.from_bytes(prefix[:8], "little")
+        metadata, entries = _read_header(path, prefix[8:] + file.read(size - 1))
+        _check_offsets(path, entries, file_size - 8 - size)  # trailing bytes refused without reading them
         data = bytearray(file_size)  # one read into one buffer: no growing, no concatenation
         file.seek(0)
         if file.readinto(data) != file_size:
             raise _error(path, "the file changed size while it was read")
-    metadata, entries, start = _read_header(path, data)
+    start = 8 + size
     buffer = memoryview(data)[start:]
-    _check_offsets(path, entries, len(buffer))
     _check_checksum(path, data, start, metadata)
     tensors = {name: np.frombuffer(buffer, DTYPES[e["dtype"]], math.prod(e["shape"]), e["data_offsets"][0])
                .reshape(e["shape"]) for name, e in entries.items()}
@@ -95,6 +107,44 @@ def read_file(path) -> tuple[dict, dict]:
 def read_metadata(path) -> dict:
     """The checked metadata of a file (strings) without building a model: what `mlplab inspect` shows."""
     return read_file(path)[1]
+
+
+def _open_regular(path):
+    """`path` opened for reading, if it is a regular file: a FIFO or a device is refused, never waited on
+    (opened with O_NONBLOCK, then checked with fstat, so a swap between a stat and the open cannot hang)."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise _error(path, f"it is {kind}, not a regular file")
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
+
+
+def check_json(path, text, field: str, action: str = "load", cap: int = JSON_CAP):
+    """`text` (str or UTF-8 bytes) parsed as JSON after checking its size and nesting depth, so that
+    neither a huge value nor 100,000 nested brackets (a RecursionError in json) get to the parser."""
+    if len(text) > cap:
+        raise _error(path, f"{field} is {len(text)} bytes of JSON, over the {cap}-byte cap", action)
+    depth = json_depth(text)
+    if depth > JSON_DEPTH_CAP:
+        raise _error(path, f"{field} nests {depth} levels deep, over the cap of {JSON_DEPTH_CAP}", action)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise _error(path, f"{field} is not valid JSON ({err}): the file is corrupted", action) from None
+
+
+def json_depth(text) -> int:
+    """The deepest nesting of [ and { in JSON text, strings skipped, in a few array passes (no recursion)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    data = _STRINGS.sub(b'""', data)  # brackets inside strings do not nest
+    codes = np.frombuffer(data, np.uint8)
+    steps = np.isin(codes, _OPEN).astype(np.int64) - np.isin(codes, _CLOSE)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 def _check_prefix(path, prefix: bytes, file_size: int) -> None:
@@ -118,12 +168,8 @@ def _check_prefix(path, prefix: bytes, file_size: int) -> None:
         raise _error(path, "no JSON header after the length field: not a safetensors/mlplab model file")
 
 
-def _read_header(path, data: bytes):
-    size = int.from_bytes(data[:8], "little")
-    try:
-        header = json.loads(data[8:8 + size].decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _error(path, f"the header is not valid JSON ({err}): the file is corrupted") from None
+def _read_header(path, header_bytes: bytes):
+    header = check_json(path, header_bytes, "the header", cap=HEADER_CAP)
     if not isinstance(header, dict):
         raise _error(path, "the header is not a JSON object")
     metadata = header.pop("__metadata__", None)
@@ -139,7 +185,7 @@ def _read_header(path, data: bytes):
                            "upgrade mlplab")
     for name, entry in header.items():
         _check_entry(path, name, entry)
-    return metadata, header, 8 + size
+    return metadata, header
 
 
 def _foreign(path, kind):

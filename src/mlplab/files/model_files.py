@@ -8,11 +8,12 @@ docs/files.md.
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
-from mlplab.files.container import (FORMAT, FORMAT_VERSION, ModelFileError, _error, _is_count, read_file,
-                                    read_metadata, write_file)
+from mlplab.files.container import (FORMAT, FORMAT_VERSION, ModelFileError, _error, _is_count, check_json,
+                                    read_file, read_metadata, write_file)
 
 from mlplab.files.preprocessing import KEYS as PREPROCESSING_KEYS  # noqa: F401  (the valid keys)
 __all__ = ["ModelFileError", "load_model", "load_weights", "read_file", "read_metadata", "save_model",
@@ -61,6 +62,8 @@ def save_model(model, path, *, include_optimizer: bool | None = None, preprocess
         except (ValueError, TypeError) as err:
             raise ModelFileError(f"Cannot save {str(path)!r}: invalid preprocessing ({err})") from None
         metadata["preprocessing"] = _dumps("preprocessing", checked)
+    # the checks load_model makes, so that save never writes a file that load_model would refuse
+    _check_contents(path, model, tensors, model.input_shape, metadata, "save")
     write_file(path, tensors, metadata)
 
 
@@ -73,12 +76,13 @@ def load_model(path, *, compile: bool = True):
     config = _loads(path, metadata, "architecture")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise _error(path, "the architecture is not a Sequential config")
-    input_shape = _loads(path, metadata, "input_shape")
-    if input_shape is not None and (not isinstance(input_shape, list)
-                                    or not all(_is_count(d) and d > 0 for d in input_shape)):
-        raise _error(path, f"invalid input_shape {input_shape!r}")
-    try:
-        model = _model_from_config(config, input_shape)
+    input_shape = _input_shape(path, metadata)
+    _check_finite(path, tensors)
+    try:  # the tensors are checked against the architecture's shapes before the model is built
+        model = _model_from_config(config, input_shape,
+                                   lambda unbuilt: _check_contents(path, unbuilt, tensors, input_shape))
+    except ModelFileError:
+        raise
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise _error(path, f"the architecture names something mlplab does not know, or does not fit "
                            f"input_shape {input_shape} ({err})") from None
@@ -106,12 +110,12 @@ def load_model(path, *, compile: bool = True):
     return model
 
 
-def _model_from_config(config: dict, input_shape):
+def _model_from_config(config: dict, input_shape, check=None):
     """Sequential.from_config, built (for `input_shape`, if not None) once and from zeros: the file's
     weights replace the initial ones anyway, and drawing them, or repacking the parameters as each layer
     is added to a model whose first layer declares its input, took most of the load time of a large
     model. The configured initializers and declared input are checked and put back afterwards, so the
-    model's config is the saved one."""
+    model's config is the saved one. `check(model)` runs on the unbuilt model, before build allocates."""
     from mlplab.core.initializers import get_initializer
     from mlplab.core.layers import LAYERS
     from mlplab.core.registry import MODELS
@@ -140,6 +144,8 @@ def _model_from_config(config: dict, input_shape):
         stated_shape = (stated,) if name == "input_dim" else tuple(stated)
         if input_shape is None or tuple(input_shape) != stated_shape:
             raise ValueError(f"the first layer declares input {list(stated_shape)}")
+    if check is not None:
+        check(model)  # the file's tensors against the shapes the architecture needs, before anything is allocated
     if input_shape is not None:
         model.build(tuple(input_shape))
     for layer, item in zip(model.layers, config["layers"]):
@@ -166,10 +172,17 @@ def load_weights(model, path) -> None:
     """Copy the weights saved at `path` into `model` (a model file or a weights file); every name,
     shape and dtype is checked first, so on error the model is unchanged."""
     tensors, metadata = read_file(path)
+    _check_finite(path, tensors)
     if not model.built:
-        input_shape = _loads(path, metadata, "input_shape")
-        if not isinstance(input_shape, list) or not all(_is_count(d) and d > 0 for d in input_shape):
-            raise _error(path, f"invalid input_shape {input_shape!r}")
+        input_shape = _input_shape(path, metadata)
+        if input_shape is None:
+            raise _error(path, "the metadata field 'input_shape' is null: the file holds no weights")
+        try:
+            _check_tensor_shapes(path, model, input_shape, tensors)
+        except ModelFileError:
+            raise
+        except (ValueError, TypeError) as err:
+            raise _error(path, f"the weights do not fit this model for input_shape {input_shape} ({err})") from None
         import copy
 
         trial = copy.deepcopy(model)  # build and check a copy first: on error the model stays unbuilt
@@ -177,6 +190,81 @@ def load_weights(model, path) -> None:
         _assign_weights(path, trial, tensors)
         model.build(tuple(input_shape))
     _assign_weights(path, model, tensors)
+
+
+def _input_shape(path, metadata: dict):
+    input_shape = _loads(path, metadata, "input_shape")
+    if input_shape is not None and (not isinstance(input_shape, list) or not input_shape
+                                    or not all(_is_count(d) and d > 0 for d in input_shape)):
+        raise _error(path, f"the metadata field 'input_shape' is invalid: {input_shape!r}")
+    return input_shape
+
+
+# -- the checks that run before a model is built (and again before a file is written) ---------------
+def _check_contents(path, model, tensors: dict, input_shape, metadata: dict | None = None,
+                    action: str = "load") -> None:
+    """Everything a file must satisfy that can be checked without allocating: bounded JSON metadata (at
+    save: what load will parse), finite tensors, and every tensor's shape against the architecture."""
+    if metadata is not None:
+        for key in ("architecture", "input_shape", "seed", "rng_state", "compile", "preprocessing"):
+            if key in metadata:
+                check_json(path, metadata[key], f"the metadata field {key!r}", action)
+        _check_finite(path, tensors, action)
+    if input_shape is not None:
+        _check_tensor_shapes(path, model, input_shape, tensors, action)
+
+
+def _check_finite(path, tensors: dict, action: str = "load") -> None:
+    """Weights and optimizer state finite, the step count a non-negative integer: NaN in Adam's v would
+    otherwise load silently and the next fit would blame the learning rate."""
+    for name, tensor in tensors.items():
+        field = "optimizer state" if name.startswith("optimizer/") else "weights"
+        if name == "optimizer/iterations":
+            if tensor.shape != () or tensor.dtype.kind not in "iu" or int(tensor) < 0:
+                raise _error(path, f"tensor {name!r} (optimizer state) must be one non-negative integer; it has "
+                                   f"shape {tensor.shape} and dtype {tensor.dtype}", action)
+        elif tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
+            raise _error(path, f"tensor {name!r} ({field}) holds NaN or inf", action)
+
+
+def _check_tensor_shapes(path, model, input_shape, tensors: dict, action: str = "load") -> None:
+    """Each layer's parameter shapes, computed from the architecture and input_shape with integers only,
+    against the file's tensors: a huge `units` or `input_shape` is refused before any layer allocates.
+    A layer class of its own (shapes unknown here) may not take or give more values than the file holds."""
+    shapes = model.output_shapes(tuple(input_shape))  # integers only; raises if a layer cannot take its input
+    found = {name: t for name, t in tensors.items() if name.startswith("weights/")}
+    budget = sum(t.size for t in found.values()) + 2 ** 20
+    for layer, shape_in, shape_out in zip(model.layers, [tuple(input_shape), *shapes[:-1]], shapes):
+        expected = _parameter_shapes(layer, shape_in)
+        if expected is None:
+            size = max(math.prod(shape_in), math.prod(shape_out))
+            if size > budget:
+                raise _error(path, f"the architecture gives layer {layer.name!r} {size} values per sample, more "
+                                   f"than the file's weights could go with ({budget})", action)
+            continue
+        for key, shape in expected.items():
+            name, dtype = f"weights/{layer.name}/{key}", np.dtype(model.dtype)
+            tensor = found.get(name)
+            if tensor is None:
+                raise _error(path, f"the architecture needs tensor {name!r} of shape {shape}, which the file "
+                                   "does not hold", action)
+            if tuple(tensor.shape) != shape or tensor.dtype != dtype:
+                raise _error(path, f"tensor {name!r} has shape {tuple(tensor.shape)} and dtype {tensor.dtype}; "
+                                   f"the architecture (input_shape {list(input_shape)}) needs {shape} and {dtype}",
+                             action)
+
+
+def _parameter_shapes(layer, input_shape) -> dict | None:
+    """{parameter or state name: shape} of a built-in layer for `input_shape`, without building it;
+    None for a layer class mlplab does not know the shapes of."""
+    from mlplab.core.layers import Activation, BatchNormalization, Dense, Dropout, Flatten
+
+    kind = type(layer)
+    if kind is Dense:
+        return {"weight": (input_shape[0], layer.units), **({"bias": (layer.units,)} if layer.use_bias else {})}
+    if kind is BatchNormalization:
+        return dict.fromkeys(("gamma", "beta", "moving_mean", "moving_variance"), (input_shape[-1],))
+    return {} if kind in (Activation, Dropout, Flatten) else None
 
 
 def _weight_tensors(model) -> dict:
@@ -212,7 +300,7 @@ def _restore_rng(path, model, state) -> None:
         raise _error(path, f"rng_state is not a {type(bit_generator).__name__} state")
     try:
         bit_generator.state = state
-    except (ValueError, TypeError, KeyError) as err:
+    except (ValueError, TypeError, KeyError, OverflowError) as err:
         raise _error(path, f"invalid rng_state ({err})") from None
 
 
@@ -225,7 +313,7 @@ def _base_metadata(kind: str) -> dict:
 def _dumps(what: str, value) -> str:
     try:
         return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, RecursionError) as err:
         raise ValueError(f"Cannot save {what}: only JSON values (registered names and numbers) can go in a "
                          f"model file ({err}).") from None
 
@@ -235,10 +323,7 @@ def _loads(path, metadata: dict, key: str, required: bool = True):
         if required:
             raise _error(path, f"the metadata has no {key!r}")
         return None
-    try:
-        return json.loads(metadata[key])
-    except ValueError:
-        raise _error(path, f"the metadata {key!r} is not valid JSON") from None
+    return check_json(path, metadata[key], f"the metadata field {key!r}")
 
 
 # -- preprocessing metadata -------------------------------------------------------------------------
