@@ -12,6 +12,7 @@ has no AVX2+FMA, or `MLPLAB_INFER=0`, `invariant_forward` (NumPy's einsum, a fix
 """
 from __future__ import annotations
 
+import importlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -129,7 +130,7 @@ def _load():
     global _module
     if _module is None:
         try:
-            from mlplab.engine import _infer
+            _infer = importlib.import_module("mlplab.engine._infer")
         except ImportError:
             _module = False
         else:
