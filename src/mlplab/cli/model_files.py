@@ -5,6 +5,8 @@ import csv
 import json
 import sys
 
+from mlplab.cli import stream
+
 
 def add_evaluate_parser(sub) -> None:
     parser = sub.add_parser("evaluate", help="print a saved model's loss and metrics on a CSV/.npz file",
@@ -30,6 +32,7 @@ def add_predict_parser(sub) -> None:
     parser.add_argument("model", metavar="MODEL", help="a model file from `mlplab train` or model.save")
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row, or .npz with x")
     parser.add_argument("--out", metavar="FILE.csv", help="where to write the predictions (default: standard output)")
+    stream.add_arguments(parser)  # Parquet and Dask: streamed in chunks (cli/stream.py)
     parser.set_defaults(run=predict)
 
 
@@ -142,6 +145,8 @@ def evaluate(args) -> int:
 def predict(args) -> int:
     from mlplab.datasets import tables as tabular
 
+    if stream.handles(args):  # a Parquet file or --dask: chunk by chunk, bounded memory
+        return stream.predict(args)
     model = _load(args.model)
     table = tabular.read_table(args.data)
     x = _inputs(model, table)
