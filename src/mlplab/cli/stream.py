@@ -61,22 +61,31 @@ def feature_names(model, columns) -> list[str]:
     return list(names)
 
 
-def chunk_inputs(model, frame, names):
-    """The model's input for one chunk (a pandas DataFrame): the named columns, standardized as in training."""
+def chunk_inputs(model, chunk, names):
+    """The model's input for one chunk (a pyarrow RecordBatch or a pandas DataFrame): the named columns,
+    standardized as in training (in float64, as `mlplab predict` does for a whole CSV), in the model's
+    dtype. Column by column, so no float64 copy of the whole chunk is made."""
     import numpy as np
 
-    x = frame[names].to_numpy(dtype=np.float64)
     prep = model.preprocessing or {}
-    if prep.get("mean") is not None:
-        x = (x - np.asarray(prep["mean"])) / np.asarray(prep["scale"])
+    mean, scale = prep.get("mean"), prep.get("scale")
+    x = np.empty((len(chunk), len(names)), model.dtype)
+    arrow = hasattr(chunk, "schema")
+    for j, name in enumerate(names):
+        column = chunk.column(name).to_numpy(zero_copy_only=False) if arrow else chunk[name].to_numpy()
+        if column.dtype.kind not in "biuf":
+            raise ValueError(f"column {name!r} must be numeric; found {column.dtype}.")
+        if mean is None:
+            x[:, j] = column
+        else:
+            np.divide(np.subtract(column, mean[j], dtype=np.float64), scale[j], out=x[:, j], casting="same_kind")
     return x
 
 
-def chunk_outputs(model, outputs):
-    """The written columns for one chunk's outputs, as `mlplab predict` writes them: a classifier's label
-    and one probability per class, or a regressor's value(s)."""
+def chunk_outputs(model, outputs) -> dict:
+    """The written columns {name: array} for one chunk's outputs, as `mlplab predict` writes them: a
+    classifier's label and one probability per class, or a regressor's value(s)."""
     import numpy as np
-    import pandas as pd
 
     prep = model.preprocessing or {}
     target = prep.get("target") or "prediction"
@@ -87,9 +96,9 @@ def chunk_outputs(model, outputs):
             outputs = np.hstack([1 - outputs, outputs])
         columns = {target: np.asarray(labels)[outputs.argmax(axis=1)]}
         columns.update({f"probability_{label}": outputs[:, i] for i, label in enumerate(labels)})
-        return pd.DataFrame(columns)
+        return columns
     names = [target] if outputs.shape[1] == 1 else [f"{target}_{i}" for i in range(outputs.shape[1])]
-    return pd.DataFrame({name: outputs[:, i] for i, name in enumerate(names)})
+    return {name: outputs[:, i] for i, name in enumerate(names)}
 
 
 def _class_labels(model, n_outputs: int) -> list:
@@ -119,7 +128,7 @@ def _local_frames(model, args):
     file = pq.ParquetFile(args.data, pre_buffer=False)  # pre-buffering would read whole row groups ahead
     names = feature_names(model, file.schema_arrow.names)
     for batch in file.iter_batches(batch_size=chunk_rows(args, len(names)), columns=names, use_threads=False):
-        yield score(batch.to_pandas(), model, names)
+        yield score(batch, model, names)
 
 
 def chunk_rows(args, n_columns: int) -> int:
@@ -186,12 +195,12 @@ def _parquet_bytes(frames, counter):
     import pyarrow.parquet as pq
 
     sink, writer = _Sink(), None
-    for frame in frames:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+    for columns in frames:
+        table = pa.table(columns)
         if writer is None:
             writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), table.schema)
         writer.write_table(table)
-        counter[0] += len(frame)
+        counter[0] += len(table)
         yield from sink.drain()
     if writer is None:
         raise ValueError("the input file has no rows to predict.")
@@ -200,8 +209,11 @@ def _parquet_bytes(frames, counter):
 
 
 def _csv_text(frames, counter):
+    import pandas as pd
+
     header = True
-    for frame in frames:
+    for columns in frames:
+        frame = pd.DataFrame(columns)
         yield frame.to_csv(index=False, header=header, float_format="%.8g", lineterminator="\n")
         header = False
         counter[0] += len(frame)
