@@ -187,7 +187,11 @@ IN_MEMORY = textwrap.dedent("""
     import sys, time, numpy as np, pyarrow.parquet as pq
     from mlplab.files.model_files import load_model
     model = load_model(sys.argv[1])
-    x = pq.read_table(sys.argv[2]).to_pandas().to_numpy(np.float32)
+    table = pq.read_table(sys.argv[2])
+    x = np.empty((table.num_rows, table.num_columns), np.float32)  # C order, as predict takes it
+    for j, column in enumerate(table.columns):
+        x[:, j] = column.to_numpy()
+    del table
     start = time.perf_counter(); model.predict(x); print(time.perf_counter() - start, len(x))
 """)
 

@@ -127,8 +127,21 @@ def _local_frames(model, args):
 
     file = pq.ParquetFile(args.data, pre_buffer=False)  # pre-buffering would read whole row groups ahead
     names = feature_names(model, file.schema_arrow.names)
-    for batch in file.iter_batches(batch_size=chunk_rows(args, len(names)), columns=names, use_threads=False):
+    batches = file.iter_batches(batch_size=chunk_rows(args, len(names)), columns=names, use_threads=False)
+    for batch in _read_ahead(batches):
         yield score(batch, model, names)
+
+
+def _read_ahead(batches):
+    """The next chunk is read and decoded in a thread (Arrow releases the GIL) while this one is scored:
+    two chunks in memory at most."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="mlplab-read") as reader:
+        pending = reader.submit(next, batches, None)
+        while (batch := pending.result()) is not None:
+            pending = reader.submit(next, batches, None)
+            yield batch
 
 
 def chunk_rows(args, n_columns: int) -> int:

@@ -35,6 +35,21 @@ TARGET static void F(tile4)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t K
     }
 }
 
+/* 4 rows x 1 vector, lanes beyond m masked off: the last columns when they fit in one vector. */
+TARGET static void F(tile4n1)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t K, Py_ssize_t N, T *z,
+                              Py_ssize_t ldz, M m) {
+    const T *x0 = x, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
+    V a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
+    for (Py_ssize_t k = 0; k < K; k++) {
+        V w0 = VLOADM(w + k * N, m);
+        a0 = VFMA(VSET1(x0[k]), w0, a0);
+        a1 = VFMA(VSET1(x1[k]), w0, a1);
+        a2 = VFMA(VSET1(x2[k]), w0, a2);
+        a3 = VFMA(VSET1(x3[k]), w0, a3);
+    }
+    VSTOREM(z, m, a0); VSTOREM(z + ldz, m, a1); VSTOREM(z + 2 * ldz, m, a2); VSTOREM(z + 3 * ldz, m, a3);
+}
+
 /* 1 row x 8 vectors of columns from j, nj of them real (the rest masked): eight independent chains. */
 TARGET static void F(tile1)(const T *x, const T *w, Py_ssize_t K, Py_ssize_t N, T *z, Py_ssize_t nj) {
     M m[8];
@@ -67,7 +82,9 @@ TARGET static void F(dense)(const T *x, Py_ssize_t ldx, Py_ssize_t rows, const T
     for (; r + 4 <= rows; r += 4) {
         for (Py_ssize_t j = 0; j < full; j += 2 * VW)
             F(tile4)(x + r * ldx, ldx, w + j, K, N, z + r * ldz + j, ldz, FULL, FULL, 0);
-        if (rest)
+        if (rest && rest <= VW)
+            F(tile4n1)(x + r * ldx, ldx, w + full, K, N, z + r * ldz + full, ldz, m0);
+        else if (rest)
             F(tile4)(x + r * ldx, ldx, w + full, K, N, z + r * ldz + full, ldz, m0, m1, 1);
     }
     for (; r < rows; r++)
