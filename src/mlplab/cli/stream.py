@@ -123,7 +123,10 @@ def score(frame, model, names):
 
 # -- sources ------------------------------------------------------------------------------------------
 def _local_frames(model, args):
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ImportError("Reading Parquet needs pyarrow: pip install 'mlplab[parquet]'.") from None
 
     file = pq.ParquetFile(args.data, pre_buffer=False)  # pre-buffering would read whole row groups ahead
     names = feature_names(model, file.schema_arrow.names)

@@ -10,11 +10,17 @@
 #define FULL VMASK(VW)
 
 /* 4 rows x 2 vectors of columns (j .. j + 2·VW), lanes beyond n0 / n1 masked off. */
-TARGET static void F(tile4)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t K, Py_ssize_t N, T *z,
-                            Py_ssize_t ldz, M m0, M m1, int masked) {
+TARGET static void F(tile4)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t N,
+                            T *z, Py_ssize_t ldz, M m0, M m1, int masked) {
     const T *x0 = x, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
     V a00 = VZERO, a01 = VZERO, a10 = VZERO, a11 = VZERO, a20 = VZERO, a21 = VZERO, a30 = VZERO, a31 = VZERO;
-    for (Py_ssize_t k = 0; k < K; k++) {
+    if (k0 > 0) {  /* continue the sums stored by the previous block of k (a stored float is exact) */
+        a00 = VLOADM(z, m0); a01 = VLOADM(z + VW, m1);
+        a10 = VLOADM(z + ldz, m0); a11 = VLOADM(z + ldz + VW, m1);
+        a20 = VLOADM(z + 2 * ldz, m0); a21 = VLOADM(z + 2 * ldz + VW, m1);
+        a30 = VLOADM(z + 3 * ldz, m0); a31 = VLOADM(z + 3 * ldz + VW, m1);
+    }
+    for (Py_ssize_t k = k0; k < k1; k++) {
         const T *wk = w + k * N;
         V w0 = masked ? VLOADM(wk, m0) : VLOAD(wk), w1 = masked ? VLOADM(wk + VW, m1) : VLOAD(wk + VW), b;
         b = VSET1(x0[k]); a00 = VFMA(b, w0, a00); a01 = VFMA(b, w1, a01);
@@ -36,11 +42,14 @@ TARGET static void F(tile4)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t K
 }
 
 /* 4 rows x 1 vector, lanes beyond m masked off: the last columns when they fit in one vector. */
-TARGET static void F(tile4n1)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t K, Py_ssize_t N, T *z,
-                              Py_ssize_t ldz, M m) {
+TARGET static void F(tile4n1)(const T *x, Py_ssize_t ldx, const T *w, Py_ssize_t k0, Py_ssize_t k1,
+                              Py_ssize_t N, T *z, Py_ssize_t ldz, M m) {
     const T *x0 = x, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx;
     V a0 = VZERO, a1 = VZERO, a2 = VZERO, a3 = VZERO;
-    for (Py_ssize_t k = 0; k < K; k++) {
+    if (k0 > 0) {
+        a0 = VLOADM(z, m); a1 = VLOADM(z + ldz, m); a2 = VLOADM(z + 2 * ldz, m); a3 = VLOADM(z + 3 * ldz, m);
+    }
+    for (Py_ssize_t k = k0; k < k1; k++) {
         V w0 = VLOADM(w + k * N, m);
         a0 = VFMA(VSET1(x0[k]), w0, a0);
         a1 = VFMA(VSET1(x1[k]), w0, a1);
@@ -73,21 +82,28 @@ TARGET static void F(tile1)(const T *x, const T *w, Py_ssize_t K, Py_ssize_t N, 
     VSTOREM(z + 6 * VW, m[6], a6); VSTOREM(z + 7 * VW, m[7], a7);
 }
 
-/* z = x w for `rows` rows: 4-row tiles, then the 0-3 rows left one at a time. */
+/* z = x w for `rows` rows: 4-row tiles, then the 0-3 rows left one at a time. The 4-row tiles go through
+ * k in blocks of KBLOCK, so a block of w (KBLOCK x N) stays in the L1 cache for all the rows; each sum
+ * still runs k = 0, 1, ..., K-1 in order (stored between blocks, exactly), so the bits do not change. */
+#ifndef KBLOCK
+#define KBLOCK 64
+#endif
 TARGET static void F(dense)(const T *x, Py_ssize_t ldx, Py_ssize_t rows, const T *w, Py_ssize_t K,
                             Py_ssize_t N, T *z, Py_ssize_t ldz) {
-    const Py_ssize_t full = N / (2 * VW) * (2 * VW), rest = N - full;
+    const Py_ssize_t full = N / (2 * VW) * (2 * VW), rest = N - full, fours = rows / 4 * 4;
     const M m0 = VMASK(rest < VW ? rest : VW), m1 = VMASK(rest < VW ? 0 : rest - VW);
-    Py_ssize_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        for (Py_ssize_t j = 0; j < full; j += 2 * VW)
-            F(tile4)(x + r * ldx, ldx, w + j, K, N, z + r * ldz + j, ldz, FULL, FULL, 0);
-        if (rest && rest <= VW)
-            F(tile4n1)(x + r * ldx, ldx, w + full, K, N, z + r * ldz + full, ldz, m0);
-        else if (rest)
-            F(tile4)(x + r * ldx, ldx, w + full, K, N, z + r * ldz + full, ldz, m0, m1, 1);
+    for (Py_ssize_t k0 = 0; k0 < K; k0 += KBLOCK) {
+        const Py_ssize_t k1 = k0 + KBLOCK < K ? k0 + KBLOCK : K;
+        for (Py_ssize_t r = 0; r < fours; r += 4) {
+            for (Py_ssize_t j = 0; j < full; j += 2 * VW)
+                F(tile4)(x + r * ldx, ldx, w + j, k0, k1, N, z + r * ldz + j, ldz, FULL, FULL, 0);
+            if (rest && rest <= VW)
+                F(tile4n1)(x + r * ldx, ldx, w + full, k0, k1, N, z + r * ldz + full, ldz, m0);
+            else if (rest)
+                F(tile4)(x + r * ldx, ldx, w + full, k0, k1, N, z + r * ldz + full, ldz, m0, m1, 1);
+        }
     }
-    for (; r < rows; r++)
+    for (Py_ssize_t r = fours; r < rows; r++)
         for (Py_ssize_t j = 0; j < N; j += 8 * VW)
             F(tile1)(x + r * ldx, w + j, K, N, z + r * ldz + j, N - j);
 }
