@@ -64,22 +64,22 @@ def feature_names(model, columns) -> list[str]:
 def chunk_inputs(model, chunk, names):
     """The model's input for one chunk (a pyarrow RecordBatch or a pandas DataFrame): the named columns,
     standardized as in training (in float64, as `mlplab predict` does for a whole CSV), in the model's
-    dtype. Column by column, so no float64 copy of the whole chunk is made."""
+    dtype, rows contiguous as predict takes them."""
     import numpy as np
 
     prep = model.preprocessing or {}
     mean, scale = prep.get("mean"), prep.get("scale")
-    x = np.empty((len(chunk), len(names)), model.dtype)
+    columns = np.empty((len(names), len(chunk)), np.float64)  # one contiguous row per feature
     arrow = hasattr(chunk, "schema")
     for j, name in enumerate(names):
         column = chunk.column(name).to_numpy(zero_copy_only=False) if arrow else chunk[name].to_numpy()
         if column.dtype.kind not in "biuf":
             raise ValueError(f"column {name!r} must be numeric; found {column.dtype}.")
-        if mean is None:
-            x[:, j] = column
-        else:
-            np.divide(np.subtract(column, mean[j], dtype=np.float64), scale[j], out=x[:, j], casting="same_kind")
-    return x
+        columns[j] = column
+    if mean is not None:
+        columns -= np.asarray(mean, np.float64)[:, None]
+        columns /= np.asarray(scale, np.float64)[:, None]
+    return columns.T.astype(model.dtype, order="C")
 
 
 def chunk_outputs(model, outputs) -> dict:
