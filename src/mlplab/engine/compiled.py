@@ -23,6 +23,9 @@ from mlplab.core.checks import check_bool
 from mlplab.core.layers import Dense, Dropout, Flatten
 
 ACTIVATION_CODES = {Linear: 0, ReLU: 1, Tanh: 2, Sigmoid: 3, Softmax: 4}
+# Applied by the layer's own NumPy forward after the kernel's z: a sigmoid output near 0.5 then rounds as
+# the plain forward does (the lessons threshold such outputs); element-wise, so still batch-invariant.
+IN_NUMPY = (Tanh, Sigmoid)
 THREAD_ROWS = 2048  # from this many rows, the rows are split over the CPU's cores (each row on one core)
 CORES = min(os.cpu_count() or 1, 8)  # read once: os.cpu_count() reads a file under /sys
 _enabled = os.environ.get("MLPLAB_INFER", "1") != "0"
@@ -48,30 +51,42 @@ def isa() -> str:
 
 
 def plan(layers, dtype):
-    """(weights, biases, activation codes) of a stack the kernel computes, or None. Flatten first and
-    Dropout (the identity in inference) are allowed; every other layer must be a Dense with a listed
-    activation."""
-    weights, biases, codes = [], [], []
+    """The stack as segments the kernel computes, or None: [(weights, biases, codes, after)], where the
+    kernel runs Dense layers with linear, ReLU or softmax activations and `after` is the activation
+    object of the segment's last layer when it is tanh or sigmoid (IN_NUMPY): applied by its own NumPy
+    `forward`, element by element. Flatten first and Dropout (the identity in inference) are allowed."""
+    segments, weights, biases, codes = [], [], [], []
     for index, layer in enumerate(layers):
         kind = type(layer)
         if kind is Dropout or (kind is Flatten and index == 0):
             continue
-        code = ACTIVATION_CODES.get(type(layer.activation)) if kind is Dense else None
-        if code is None:
+        activation = type(layer.activation) if kind is Dense else None
+        if activation not in ACTIVATION_CODES or layer.params["weight"].dtype != dtype:
             return None
-        weight = layer.params["weight"]
-        if weight.dtype != dtype:
-            return None
-        weights.append(np.ascontiguousarray(weight))
+        weights.append(np.ascontiguousarray(layer.params["weight"]))
         biases.append(np.ascontiguousarray(layer.params["bias"]) if layer.use_bias else None)
-        codes.append(code)
-    return (tuple(weights), tuple(biases), tuple(codes)) if weights else None
+        codes.append(0 if activation in IN_NUMPY else ACTIVATION_CODES[activation])
+        if activation in IN_NUMPY:
+            segments.append((tuple(weights), tuple(biases), tuple(codes), layer.activation))
+            weights, biases, codes = [], [], []
+    if weights:
+        segments.append((tuple(weights), tuple(biases), tuple(codes), None))
+    return segments or None
 
 
-def forward(stack, x):
+def forward(segments, x):
     """(outputs, nonfinite): the stack on x (2-D after Flatten), split over cores for many rows;
     nonfinite is True when the first layer's x·W had NaN/inf (so x may have; the caller checks it)."""
-    weights, biases, codes = stack
+    nonfinite = False
+    for index, (weights, biases, codes, after) in enumerate(segments):
+        x, flag = _kernel(weights, biases, codes, x)
+        nonfinite = nonfinite or (flag and index == 0)
+        if after is not None:
+            x = after.forward(x, False)
+    return x, nonfinite
+
+
+def _kernel(weights, biases, codes, x):
     if x.ndim != 2 or not x.flags.c_contiguous:
         x = np.ascontiguousarray(x.reshape(len(x), -1))
     out = np.empty((len(x), weights[-1].shape[1]), x.dtype)
@@ -84,16 +99,18 @@ def forward(stack, x):
     return out, any(flags)
 
 
-def invariant_forward(stack, x):
+def invariant_forward(segments, x):
     """The NumPy path for the same stack: einsum's fixed loop (not BLAS), so it is also the same for a
     row whatever its batch (tested); slower than BLAS for large batches."""
-    weights, biases, codes = stack
     x = x.reshape(len(x), -1)
-    for weight, bias, code in zip(weights, biases, codes):
-        z = np.einsum("ik,kj->ij", x, weight)
-        if bias is not None:
-            z += bias
-        x = _ACTIVATIONS[code](z)
+    for weights, biases, codes, after in segments:
+        for weight, bias, code in zip(weights, biases, codes):
+            z = np.einsum("ik,kj->ij", x, weight)
+            if bias is not None:
+                z += bias
+            x = np.maximum(z, 0, out=z) if code == 1 else z
+        if after is not None:
+            x = after.forward(x, False)
     return x
 
 
@@ -103,20 +120,6 @@ def rounding_bound(x, weight):
     k = weight.shape[0]
     gamma = k * u / (1 - k * u)
     return 2 * gamma * (np.abs(x).astype(np.float64) @ np.abs(weight).astype(np.float64))
-
-
-def _softmax(z):
-    z = z - z.max(axis=-1, keepdims=True)
-    np.exp(z, out=z)
-    return z / z.sum(axis=-1, keepdims=True)
-
-
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e).astype(z.dtype) / (1.0 + e)
-
-
-_ACTIVATIONS = {0: lambda z: z, 1: lambda z: np.maximum(z, 0, out=z), 2: np.tanh, 3: _sigmoid, 4: _softmax}
 
 
 def _threads():
