@@ -108,7 +108,7 @@ def invariant_forward(segments, x):
             z = np.einsum("ik,kj->ij", x, weight)
             if bias is not None:
                 z += bias
-            x = np.maximum(z, 0, out=z) if code == 1 else z
+            x = np.maximum(z, 0, out=z) if code == 1 else Softmax().forward(z) if code == 4 else z
         if after is not None:
             x = after.forward(x, False)
     return x
