@@ -86,8 +86,10 @@ def test_a_missing_column_and_a_bad_dask_address_are_named(tmp_path, capsys):
 
 
 CAPPED = textwrap.dedent("""
-    import re, resource, sys
-    import numpy, pandas, pyarrow.parquet
+    import faulthandler, re, resource, sys
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang fails with a traceback, not a timeout
+    import numpy, pandas, pyarrow, pyarrow.parquet
+    pyarrow.set_cpu_count(1), pyarrow.set_io_thread_count(1)  # Arrow's pools start their threads now
     from mlplab.cli.main import main
     import mlplab.cli.stream, mlplab.files.model_files
     from mlplab.engine import compiled
@@ -112,7 +114,7 @@ def test_streamed_predict_runs_under_an_address_space_cap_the_whole_table_does_n
            "PYTHONPATH": os.pathsep.join(p for p in [os.path.dirname(os.path.dirname(ml.__file__)),
                                                      os.environ.get("PYTHONPATH")] if p)}
     run = lambda *args: subprocess.run([sys.executable, "-c", CAPPED, "150", *args], env=env, capture_output=True,
-                                       text=True, timeout=300)
+                                       text=True, timeout=180)
     whole = run("whole", str(data))
     assert whole.returncode != 0 and "rror" in whole.stderr  # the cap binds: the table does not fit
     out = tmp_path / "preds.parquet"
