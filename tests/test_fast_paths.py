@@ -292,7 +292,9 @@ def test_in_place_inference_equals_each_layers_forward(activation, dtype):
     for layer in model.layers:
         plain = layer.forward(plain, False)
     np.testing.assert_array_equal(forward_inference(model.layers, x), plain)
-    np.testing.assert_array_equal(model.predict(x), plain)
+    # predict takes the compiled stack (another summation order, libm's exp/tanh): equal up to rounding
+    tight = {"float32": 1e-5, "float64": 1e-13}[dtype]
+    np.testing.assert_allclose(model.predict(x), plain, rtol=tight, atol=tight)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, "inf and -inf"])

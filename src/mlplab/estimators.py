@@ -13,6 +13,7 @@ stopping on the validation loss. `model_` is the trained `ml.Sequential`.
 from __future__ import annotations
 
 import copy
+import functools
 import numbers
 import types
 import warnings
@@ -61,6 +62,44 @@ def _assign(name, target, value):
     target[...] = value
 MONITORS = ("val_score", "val_loss")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
+
+
+def _lazy_on_dask(method):
+    """A Dask array or DataFrame X gives a lazy result of the same kind, block by block; the fitted
+    estimator is shipped to the workers once (one dask.delayed key). Dask is imported only then."""
+    @functools.wraps(method)
+    def wrapper(self, X):
+        if not (hasattr(X, "__dask_graph__") and (hasattr(X, "map_blocks") or hasattr(X, "map_partitions"))):
+            return method(self, X)
+        import dask
+
+        check_is_fitted(self)
+        sample = method(self, np.zeros((1, self.n_features_in_)))  # the output's dtype and width
+        shipped = dask.delayed(self, traverse=False)
+        if hasattr(X, "map_partitions"):
+            import pandas as pd
+
+            meta = (pd.Series(sample[:0], name=method.__name__) if sample.ndim == 1
+                    else pd.DataFrame(sample[:0], columns=[f"{method.__name__}_{i}" for i in range(sample.shape[1])]))
+            return X.map_partitions(_frame_method, shipped, method.__name__, meta=meta)
+        X = X.rechunk({1: -1})
+        chunks = (X.chunks[0],) if sample.ndim == 1 else (X.chunks[0], (sample.shape[1],))
+        return X.map_blocks(_block_method, shipped, method.__name__, dtype=sample.dtype, chunks=chunks,
+                            drop_axis=1 if sample.ndim == 1 else None, meta=sample[:0])
+    return wrapper
+
+
+def _block_method(block, estimator, name):
+    return getattr(estimator, name)(block)
+
+
+def _frame_method(frame, estimator, name):
+    import pandas as pd
+
+    out = getattr(estimator, name)(frame.to_numpy())
+    if out.ndim == 1:
+        return pd.Series(out, index=frame.index, name=name)
+    return pd.DataFrame(out, index=frame.index, columns=[f"{name}_{i}" for i in range(out.shape[1])])
 
 
 class _Stopping(ml.Callback):
@@ -638,10 +677,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _labels(self, outputs):
         return self._label_binarizer.inverse_transform(outputs.ravel() if outputs.shape[1] == 1 else outputs)
 
+    @_lazy_on_dask
     def predict(self, X):
         """Class labels (of the type given to fit): argmax of predict_proba, or p > 0.5 per label."""
         return self._labels(self._predict_outputs(X))
 
+    @_lazy_on_dask
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in the order of classes_."""
         outputs = self._predict_outputs(X)  # in the network's dtype, as scikit-learn's (the input's)
@@ -649,6 +690,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.hstack([1 - outputs, outputs])
         return outputs
 
+    @_lazy_on_dask
     def predict_log_proba(self, X):
         """log(predict_proba(X)), -inf where a probability is 0 (as scikit-learn)."""
         with np.errstate(divide="ignore"):
@@ -724,6 +766,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             return np.nan
         return r2_score(y, outputs.reshape(y.shape), sample_weight=sample_weight)
 
+    @_lazy_on_dask
     def predict(self, X):
         """Predicted values in the network's dtype, shape (n_samples,) for one output, else (n_samples, n_outputs)."""
         outputs = self._link(self._predict_outputs(X))

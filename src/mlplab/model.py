@@ -10,7 +10,7 @@ from mlplab import training
 from mlplab.core.checks import (OPTIONAL, REQUIRED, all_finite, as_array, check_config, check_finite, check_string,
                                  check_weight, invalid, make_rng, resolve_dtype)
 from mlplab.core.base import Layer, backward_pass, copy_weights, weight_list
-from mlplab.engine import inference
+from mlplab.engine import inference, outofcore
 from mlplab.engine.buffers import WATCHED_ACTIVATIONS, activation_statistic, norm, pack
 from mlplab.engine.fused import check_output_matches_loss, fused_loss_name, output_plan
 from mlplab.core.layers import Dense, declared_input_shape, layer_from_config
@@ -222,16 +222,22 @@ class Sequential:
                      loss=LOSSES.resolve(config["loss"], "loss", "a loss config"),
                      metrics=[METRICS.resolve(m, "metrics", "a metric config") for m in config.get("metrics", [])])
 
-    def fit(self, x, y, epochs: int = 1, batch_size: int | None = 32, *, validation_split: float = 0.0,
+    def fit(self, x, y=None, epochs: int = 1, batch_size: int | None = 32, *, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, callbacks=None, verbose: int = 1, nan_guard: bool = True,
             sample_weight=None, class_weight=None):
         """Train for `epochs` passes over (x, y); returns a History (`history.history["val_loss"]`, ...).
+        x may also be chunks of a table larger than memory: a Dask array (y one too) or (x, y) pairs.
 
         batch_size=None trains on the full batch. validation_split holds out a *shuffled* fraction.
         sample_weight (one per sample) and class_weight ({class: weight} or "balanced") weight each
         sample's loss and metrics, as in Keras. Everything is validated first: on bad input nothing
         about the model changes.
         """
+        if outofcore.is_chunked(x):  # chunks of a table larger than memory: one chunk in memory at a time
+            return outofcore.fit_chunks(self, x, y, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                                        verbose=verbose, validation_data=validation_data, nan_guard=nan_guard,
+                                        validation_split=validation_split, callbacks=callbacks,
+                                        sample_weight=sample_weight, class_weight=class_weight)
         before = self._before_fit()
         try:
             return training.fit(self, x, y, epochs=epochs, batch_size=batch_size, validation_split=validation_split,
@@ -286,10 +292,12 @@ class Sequential:
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
         """Outputs in inference mode: probabilities for softmax/sigmoid outputs.
 
-        Computed `batch_size` rows at a time (default 1024, so the intermediate arrays stay in the CPU
-        cache). A row's output does not depend on the other rows, up to float rounding.
+        A row's output does not depend on the other rows, bit for bit (docs/performance.md). A Dask array
+        or DataFrame gives a lazy one of the outputs (docs/performance.md, tables larger than memory).
         """
         training.check_batch_size(batch_size)
+        if outofcore.is_dask(x):  # lazy: a Dask array or DataFrame of outputs, block by block
+            return outofcore.predict_dask(self, x, batch_size)
         source, x = x, self.check_input(x, finite=self.built is False)  # unbuilt: built only for valid input
         if not self.built:
             self.build(x.shape[1:])
@@ -313,7 +321,7 @@ class Sequential:
                              "finite weights)" if weights_bad else f"the values overflow {self.dtype.name}")
                     return FloatingPointError(
                         f"Layer {layer.name!r} ({type(layer).__name__}) produced non-finite values (NaN/inf) from "
-                        f"finite input ({what}): {cause}. Rescale the input (e.g. ml.StandardScaler) or build the "
+                        f"finite input ({what}): {cause}. Rescale the input (e.g. ml.preprocessing.Standardizer) or build the "
                         f"model with dtype='float64'.")
         return FloatingPointError(f"Non-finite values (NaN/inf) from finite input ({what}): the values "
                                   f"overflow {self.dtype.name}. Rescale the data or use dtype='float64'.")

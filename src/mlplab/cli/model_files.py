@@ -5,6 +5,8 @@ import csv
 import json
 import sys
 
+from mlplab.cli import stream
+
 
 def add_evaluate_parser(sub) -> None:
     parser = sub.add_parser("evaluate", help="print a saved model's loss and metrics on a CSV/.npz file",
@@ -33,6 +35,7 @@ def add_predict_parser(sub) -> None:
     parser.add_argument("data", metavar="DATA", help="CSV file with a header row, or .npz with x")
     parser.add_argument("--out", metavar="FILE.csv", help="where to write the predictions (default: standard output)")
     _add_row_arguments(parser)
+    stream.add_arguments(parser)  # Parquet and Dask: streamed in chunks (cli/stream.py)
     parser.set_defaults(run=predict)
 
 
@@ -215,6 +218,8 @@ def evaluate(args) -> int:
 def predict(args) -> int:
     from mlplab.files.preprocessing import untransform_target
 
+    if stream.handles(args):  # a Parquet file or --dask: chunk by chunk, bounded memory
+        return stream.predict(args)
     model = _load(args.model)
     table = _read(args)
     x, rows = _inputs(model, table, on_error=args.on_error)

@@ -12,7 +12,10 @@ plain computation's numbers:
 - `fused`: a softmax/sigmoid output with its cross-entropy trains from the logits (log-sum-exp,
   gradient p − y) through the last layer's `linear_part()`;
 - `inference`: inference that stores nothing, common activations in place, predict in chunks sharing
-  their buffers, large inputs checked for NaN/inf through the first Dense layer's smaller z.
+  their buffers, large inputs checked for NaN/inf through the first Dense layer's smaller z;
+- `compiled`: predict's compiled stack of Dense layers (`_infer.c`), the same bits for a row whatever
+  its batch, within a proven rounding bound of the plain forward; an einsum twin without it;
+- `outofcore`: Dask collections in predict (lazy, the model shipped once) and fit over chunks.
 """
 from mlplab.engine.buffers import Engine, engine_for
 from mlplab.engine.fused import fused_loss_name, output_plan

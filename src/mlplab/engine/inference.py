@@ -1,5 +1,6 @@
-"""Inference that stores nothing: common activations applied in place, predict in chunks that share their
-buffers, and large inputs checked for NaN/inf through the first Dense layer's smaller z."""
+"""Inference that stores nothing: predict through the compiled stack (`compiled`, the same bits for a row
+whatever its batch), else common activations applied in place in chunks that share their buffers; large
+inputs checked for NaN/inf through the first Dense layer's smaller z."""
 from __future__ import annotations
 
 import copy
@@ -9,12 +10,38 @@ import numpy as np
 from mlplab.core.activations import Linear, ReLU, Softmax, Tanh
 from mlplab.core.checks import SMALL, all_finite
 from mlplab.core.layers import Dense
+from mlplab.engine import compiled
 from mlplab.engine.fused import output_plan
 
 
 def predict(layers, x, rows, check_input):
-    """Inference `rows` rows at a time (so the intermediate arrays stay in the CPU cache), into one output
-    array; the chunks share their intermediate buffers. check_input(chunk, first_row) raises for NaN/inf."""
+    """Outputs for x; check_input(chunk, first_row) raises for NaN/inf. A stack of Dense layers goes
+    through one compiled call (or its NumPy twin, `compiled.invariant_forward`), whose numbers for a row
+    do not depend on the batch: x is checked for NaN/inf only when the first layer's z is not finite.
+    Other stacks run `rows` rows at a time, so the intermediate arrays stay in the CPU cache."""
+    stack = compiled.plan(layers, x.dtype)
+    if stack is not None:
+        return _predict_stack(stack, x, check_input)
+    return _predict_chunks(layers, x, rows, check_input)
+
+
+def _predict_stack(stack, x, check_input):
+    if compiled.available():
+        out, nonfinite = compiled.forward(stack, x)
+        if nonfinite:
+            check_input(x, 0)  # raises if x has NaN/inf; else finite inputs overflowed: the result says so
+        return out
+    if x.size <= SMALL:
+        check_input(x, 0)
+        return compiled.invariant_forward(stack, x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = compiled.invariant_forward(stack, x)
+    if not all_finite(out):
+        check_input(x, 0)
+    return out
+
+
+def _predict_chunks(layers, x, rows, check_input):
     if len(x) <= rows:
         return forward_inference(layers, x, lambda chunk: check_input(chunk, 0))
     buffers, output = {}, None
