@@ -2,8 +2,10 @@
 machine or on Dask (`--dask local|tcp://HOST:PORT`), the output written as it goes and renamed into place
 at the end (atomic). Peak memory is about one chunk of the input, its outputs and the model.
 
-`chunk_inputs` is the one place a chunk becomes the model's input (feature names, mean/scale, as
-`mlplab predict` does for a whole CSV); `chunk_outputs` the one place outputs become the written columns.
+`chunk_inputs` is the one place a chunk becomes the model's input: the saved preprocessing replayed as
+`mlplab predict` does for a whole CSV (`mlplab.files.preprocessing.prepare_inputs`: columns by name,
+categories encoded, missing cells filled, standardized); `chunk_outputs` the one place outputs become the
+written columns (a regression target in its own units).
 """
 from __future__ import annotations
 
@@ -62,24 +64,34 @@ def feature_names(model, columns) -> list[str]:
 
 
 def chunk_inputs(model, chunk, names):
-    """The model's input for one chunk (a pyarrow RecordBatch or a pandas DataFrame): the named columns,
-    standardized as in training (in float64, as `mlplab predict` does for a whole CSV), in the model's
-    dtype, rows contiguous as predict takes them."""
+    """The model's input for one chunk (a pyarrow RecordBatch or a pandas DataFrame): the saved
+    preprocessing replayed on its named columns, in the model's dtype, rows contiguous. A plain numeric
+    model (feature names, mean/scale only) takes the fast column path; a row that cannot be scored (a
+    missing cell under the drop rule, an unknown category under "error") is an error naming its row."""
     import numpy as np
 
     prep = model.preprocessing or {}
-    mean, scale = prep.get("mean"), prep.get("scale")
-    columns = np.empty((len(names), len(chunk)), np.float64)  # one contiguous row per feature
     arrow = hasattr(chunk, "schema")
-    for j, name in enumerate(names):
-        column = chunk.column(name).to_numpy(zero_copy_only=False) if arrow else chunk[name].to_numpy()
-        if column.dtype.kind not in "biuf":
-            raise ValueError(f"column {name!r} must be numeric; found {column.dtype}.")
-        columns[j] = column
-    if mean is not None:
-        columns -= np.asarray(mean, np.float64)[:, None]
-        columns /= np.asarray(scale, np.float64)[:, None]
-    return columns.T.astype(model.dtype, order="C")
+    cells = {name: chunk.column(name).to_numpy(zero_copy_only=False) if arrow else chunk[name].to_numpy()
+             for name in names}
+    if prep.get("columns") is None and all(column.dtype.kind in "biuf" for column in cells.values()):
+        columns = np.empty((len(names), len(chunk)), np.float64)  # one contiguous row per feature
+        for j, name in enumerate(names):
+            columns[j] = cells[name]
+        mean, scale = prep.get("mean"), prep.get("scale")
+        if mean is not None:
+            columns -= np.asarray(mean, np.float64)[:, None]
+            columns /= np.asarray(scale, np.float64)[:, None]
+        return columns.T.astype(model.dtype, order="C")
+    from mlplab.files.preprocessing import prepare_inputs
+
+    x, errors = prepare_inputs(model, {name: column.tolist() if column.dtype.kind == "O" else column
+                                       for name, column in cells.items()})
+    if errors:
+        row, why = next(iter(sorted(errors.items())))
+        raise ValueError(f"{len(errors)} row(s) of the chunk cannot be scored; the first, row {row} of the chunk: "
+                         f"{why}. Fill or drop them, or predict the file as CSV with --on-error skip.")
+    return np.ascontiguousarray(x, dtype=model.dtype)
 
 
 def chunk_outputs(model, outputs) -> dict:
@@ -97,6 +109,9 @@ def chunk_outputs(model, outputs) -> dict:
         columns = {target: np.asarray(labels)[outputs.argmax(axis=1)]}
         columns.update({f"probability_{label}": outputs[:, i] for i, label in enumerate(labels)})
         return columns
+    from mlplab.files.preprocessing import untransform_target
+
+    outputs = untransform_target(prep, outputs.astype(np.float64))  # in the target's own units
     names = [target] if outputs.shape[1] == 1 else [f"{target}_{i}" for i in range(outputs.shape[1])]
     return {name: outputs[:, i] for i, name in enumerate(names)}
 
@@ -225,11 +240,14 @@ def _parquet_bytes(frames, counter):
 
 
 def _csv_text(frames, counter):
+    import numpy as np
     import pandas as pd
 
     header = True
     for columns in frames:
-        frame = pd.DataFrame(columns)
+        # the digits of `mlplab predict` on a CSV: probabilities to 6 significant digits, values to 8
+        frame = pd.DataFrame({name: np.char.mod("%.6g", values) if name.startswith("probability_") else values
+                              for name, values in columns.items()})
         yield frame.to_csv(index=False, header=header, float_format="%.8g", lineterminator="\n")
         header = False
         counter[0] += len(frame)
