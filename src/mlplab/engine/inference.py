@@ -18,8 +18,9 @@ def predict(layers, x, rows, check_input):
     """Outputs for x; check_input(chunk, first_row) raises for NaN/inf. A stack of Dense layers goes
     through one compiled call (or its NumPy twin, `compiled.invariant_forward`), whose numbers for a row
     do not depend on the batch: x is checked for NaN/inf only when the first layer's z is not finite.
-    Other stacks run `rows` rows at a time, so the intermediate arrays stay in the CPU cache."""
-    stack = compiled.plan(layers, x.dtype)
+    Other stacks, and sparse x (its first product is a sparse one), run `rows` rows at a time, so the
+    intermediate arrays stay in the CPU cache."""
+    stack = compiled.plan(layers, x.dtype) if isinstance(x, np.ndarray) else None  # sparse rows: the chunks
     if stack is not None:
         return _predict_stack(stack, x, check_input)
     return _predict_chunks(layers, x, rows, check_input)
