@@ -331,6 +331,11 @@ class Sequential:
         naming `name`. Builds nothing."""
         if not self.layers:
             raise ValueError("The model has no layers: add some (Sequential([...]) or model.add(...)) first.")
+        if (type(x) is np.ndarray and x.dtype == self.dtype and self.built and x.size
+                and x.shape[1:] == tuple(self.input_shape)):  # already what the model takes: the checks that remain
+            if finite:
+                check_finite(name, x)
+            return x
         x = as_array(name, x, self.dtype, min_ndim=2, finite=finite)
         if isinstance(x, SparseRows) and not isinstance(self.layers[0], Dense):
             raise invalid(name, "a dense array: sparse input goes only into a first ml.Dense layer", x)

@@ -166,13 +166,17 @@ def make_rng(seed, name: str = "seed") -> np.random.Generator:
 
 
 SMALL = 65536  # arrays up to this size are checked for NaN/inf directly
+TINY = 64  # ... and up to this size as Python floats
 
 
 def all_finite(arr: np.ndarray) -> bool:
     """np.isfinite(arr).all() in one pass and without its temporary array of booleans: a NaN or ±inf
     makes its row's sum non-finite. The row sums are a matrix-vector product with ones, which BLAS does
     on every core. Only a non-finite sum (or finite values overflowing it) calls for a closer look.
-    Small arrays take the direct test: for them the call overhead is all there is."""
+    Small arrays take the direct test: for them the call overhead is all there is (a one-row prediction's
+    few outputs: Python floats, half the cost of two NumPy calls)."""
+    if arr.size <= TINY:
+        return all(map(math.isfinite, arr.ravel().tolist()))
     if arr.size <= SMALL:
         return bool(np.isfinite(arr).all())
     with np.errstate(over="ignore", invalid="ignore"):
