@@ -250,3 +250,21 @@ def plot_history_to(history, metric: str, path) -> None:
     from mlplab.plotting import plot_history, save_figure
 
     save_figure(plot_history(history, metrics=("loss", metric)), path)
+
+
+def class_labels(model, n_outputs: int) -> list:
+    """The saved class labels of a classifier, or 0, 1, ... (one sigmoid unit: 0 and 1)."""
+    labels = (model.preprocessing or {}).get("class_labels")
+    if labels is None:
+        labels = [0, 1] if n_outputs == 1 else list(range(n_outputs))
+    return labels
+
+
+def is_classifier(model) -> bool:
+    """The saved task says so, or the output layer is softmax/sigmoid."""
+    from mlplab.core.activations import Sigmoid, Softmax
+
+    prep = model.preprocessing or {}
+    if prep.get("task"):
+        return prep["task"] == "classification"
+    return isinstance(getattr(model.layers[-1], "activation", None), (Softmax, Sigmoid))

@@ -6,6 +6,7 @@ import json
 import sys
 
 from mlplab.cli import stream
+from mlplab.cli.common import class_labels, is_classifier
 
 
 def add_evaluate_parser(sub) -> None:
@@ -156,22 +157,6 @@ def _warn_far(table, spec, x) -> None:
               f"deviations from the training mean; check the units and the column order.", file=sys.stderr)
 
 
-def _class_labels(model, n_outputs: int) -> list:
-    labels = (model.preprocessing or {}).get("class_labels")
-    if labels is None:
-        labels = [0, 1] if n_outputs == 1 else list(range(n_outputs))
-    return labels
-
-
-def _is_classifier(model) -> bool:
-    from mlplab.core.activations import Sigmoid, Softmax
-
-    prep = model.preprocessing or {}
-    if prep.get("task"):
-        return prep["task"] == "classification"
-    return isinstance(getattr(model.layers[-1], "activation", None), (Softmax, Sigmoid))
-
-
 # -- commands -------------------------------------------------------------------------------------
 def evaluate(args) -> int:
     import numpy as np
@@ -187,11 +172,11 @@ def evaluate(args) -> int:
     x, rows = _inputs(model, table, target=target, on_error=args.on_error)
     table = table.select(rows)
     values = tabular.target_values(table, target)
-    if _is_classifier(model):
+    if is_classifier(model):
         if not model.compiled:
             raise ValueError(f"{args.model} was saved without compile settings, so it has no loss or metrics to "
                              f"evaluate; compile it in Python and save it again.")
-        y = tabular.class_indices(table, target, values, _class_labels(model, model.output_shape[-1]))
+        y = tabular.class_indices(table, target, values, class_labels(model, model.output_shape[-1]))
         loss = type(model.loss).__name__
         if loss == "CategoricalCrossentropy":
             y = np.eye(model.output_shape[-1])[y]
@@ -226,8 +211,8 @@ def predict(args) -> int:
     output = model.predict(x)
     prep = model.preprocessing or {}
     target = prep.get("target") or "prediction"
-    if _is_classifier(model):
-        labels = _class_labels(model, output.shape[-1])
+    if is_classifier(model):
+        labels = class_labels(model, output.shape[-1])
         if output.shape[-1] == 1:  # one sigmoid unit: P(class 1)
             probabilities = [[1 - p[0], p[0]] for p in output.tolist()]
         else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
+from mlplab.cli.common import class_labels, is_classifier
+
 CHUNK_BYTES = 16 * 2**20  # input bytes (as float64) per chunk by default: the rows scale with the columns
 PARQUET = (".parquet", ".pq")
 
@@ -102,8 +104,8 @@ def chunk_outputs(model, outputs) -> dict:
     prep = model.preprocessing or {}
     target = prep.get("target") or "prediction"
     outputs = outputs.reshape(len(outputs), -1)
-    if _is_classifier(model):
-        labels = _class_labels(model, outputs.shape[1])
+    if is_classifier(model):
+        labels = class_labels(model, outputs.shape[1])
         if outputs.shape[1] == 1:
             outputs = np.hstack([1 - outputs, outputs])
         columns = {target: np.asarray(labels)[outputs.argmax(axis=1)]}
@@ -114,21 +116,6 @@ def chunk_outputs(model, outputs) -> dict:
     outputs = untransform_target(prep, outputs.astype(np.float64))  # in the target's own units
     names = [target] if outputs.shape[1] == 1 else [f"{target}_{i}" for i in range(outputs.shape[1])]
     return {name: outputs[:, i] for i, name in enumerate(names)}
-
-
-def _class_labels(model, n_outputs: int) -> list:
-    """As cli/model_files.py names the classes (kept apart: model_files imports this module)."""
-    labels = (model.preprocessing or {}).get("class_labels")
-    return labels if labels is not None else [0, 1] if n_outputs == 1 else list(range(n_outputs))
-
-
-def _is_classifier(model) -> bool:
-    from mlplab.core.activations import Sigmoid, Softmax
-
-    prep = model.preprocessing or {}
-    if prep.get("task"):
-        return prep["task"] == "classification"
-    return isinstance(getattr(model.layers[-1], "activation", None), (Softmax, Sigmoid))
 
 
 def score(frame, model, names):
