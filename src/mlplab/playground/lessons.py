@@ -41,6 +41,10 @@ def _deep(activation: str) -> list:
 
 XOR_BASE = {"dataset": "custom", "points": _xor_points(), "features": ["x1", "x2"], "train_ratio": 90,
             "optimizer": "adam", "learning_rate": 0.03, "batch_size": 10, "loss": "binary_crossentropy"}
+# The overfitting lesson's network: each step adds one regularizer to it.
+OVERFITTING = {"dataset": "custom", "points": _overfitting_rows(), "features": ["x1"], "train_ratio": 90,
+               "layers": [{"units": 30, "activation": "sigmoid"}, {"units": 30, "activation": "sigmoid"}],
+               "optimizer": "adam", "learning_rate": 0.03, "batch_size": 9}
 PAGES = {
     "logic-gates-xor": {
         "title": "XOR needs a hidden layer",
@@ -108,23 +112,17 @@ PAGES = {
         "steps": [
             {"text": "The lecture's 10 noisy points and a large sigmoid network. Press Play: the curve bends to pass "
                      "through the training points (training loss far below the test loss): overfitting.",
-             "config": {"dataset": "custom", "points": _overfitting_rows(), "features": ["x1"], "train_ratio": 90,
-                        "layers": [{"units": 30, "activation": "sigmoid"}, {"units": 30, "activation": "sigmoid"}],
-                        "optimizer": "adam", "learning_rate": 0.03, "batch_size": 9},
+             "config": OVERFITTING,
              "outcome": {"key": "train_loss", "at_most": 0.1}},
             {"text": "The same network with batch normalization (Dense → BatchNormalization → activation), as the "
                      "lecture shows how to add it. Press Play for 100 epochs: with batch statistics from 9 points "
                      "the curve the page draws (inference mode, moving averages) is not a cure for overfitting.",
-             "config": {"dataset": "custom", "points": _overfitting_rows(), "features": ["x1"], "train_ratio": 90,
-                        "layers": [{"units": 30, "activation": "sigmoid"}, {"units": 30, "activation": "sigmoid"}],
-                        "optimizer": "adam", "learning_rate": 0.03, "batch_size": 9, "batch_norm": True},
+             "config": {**OVERFITTING, "batch_norm": True},
              "outcome": {"key": "epoch", "at_least": 100}},
             {"text": "Dropout 0.2 after every hidden layer: the network cannot rely on any one unit, and the curve "
                      "stays smoother. Press Play: after 100 epochs the test loss is still below 1, where step 1's "
                      "had climbed.",
-             "config": {"dataset": "custom", "points": _overfitting_rows(), "features": ["x1"], "train_ratio": 90,
-                        "layers": [{"units": 30, "activation": "sigmoid"}, {"units": 30, "activation": "sigmoid"}],
-                        "optimizer": "adam", "learning_rate": 0.03, "batch_size": 9, "dropout": 0.2},
+             "config": {**OVERFITTING, "dropout": 0.2},
              "outcome": {"key": "test_loss", "at_most": 1.0, "epochs": 100}},
         ],
         "printed": [], "probe": "metrics", "hide": [h for h in QUIET if h not in ("dropout", "batch-norm")] + ["dataset"],
